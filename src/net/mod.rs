@@ -4,7 +4,24 @@
 //! serialisation, propagation and queueing delays, and counts every drop
 //! with its reason. It never looks inside a payload and never names the
 //! transport or anything above it.
+//!
+//! Deliberate simplifications, each with its reason:
+//! - Routing is static shortest paths computed once (by delay or hop count);
+//!   a link that goes down is not routed around, as in a network with static
+//!   routes. Dynamic routing is a later layer of its own (`routing/`).
+//! - Hosts never forward: paths run through routers only, as on a network
+//!   whose hosts have IP forwarding off.
+//! - No fragmentation: a packet larger than a link's MTU is dropped with the
+//!   reason `mtu`, as with the DF bit set and no path-MTU discovery. TCP
+//!   avoids it by taking its MSS from the host's own link.
+//! - A packet already propagating when its link goes down still arrives;
+//!   queued ones are dropped.
 
+mod fabric;
 pub mod packet;
 
+pub use fabric::{
+    Channel, ChannelId, ChannelStats, DropReason, LinkParams, NetEvent, Network, Node, NodeId,
+    NodeKind, Routing,
+};
 pub use packet::{L4, Packet, TcpFlags, TcpHeader, UdpHeader};
