@@ -5,7 +5,6 @@ use std::cmp::Reverse;
 use std::net::Ipv4Addr;
 
 use petgraph::graph::{NodeIndex, UnGraph};
-use petgraph::visit::EdgeRef;
 
 use crate::sim::{Scheduler, SimRng, SimTime, Streams, uniform};
 

@@ -67,7 +67,7 @@ impl SimTime {
     }
 
     /// The span multiplied by `k`, saturating.
-    pub fn mul(self, k: u64) -> SimTime {
+    pub fn times(self, k: u64) -> SimTime {
         SimTime(self.0.saturating_mul(k))
     }
 }
