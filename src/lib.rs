@@ -6,7 +6,9 @@
 #![warn(missing_docs)]
 
 pub mod net;
+pub mod experiment;
 pub mod proto;
+pub mod report;
 pub mod service;
 pub mod sim;
 pub mod transport;

@@ -1,0 +1,113 @@
+//! Reports of a finished run: `summary.json`, `messages.csv`, `links.csv`,
+//! the mailboxes as Maildir, and the terminal table.
+//!
+//! Files hold only what `(scenario, seed)` decides: no wall-clock figure is
+//! ever written to them (those go to the terminal), so two runs compare
+//! byte for byte.
+
+mod maildir;
+mod summary;
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use crate::experiment::RunOutcome;
+
+pub use maildir::write_maildirs;
+pub use summary::{Summary, percentile, summarize};
+
+/// Writes every output file of `run` into `dir` (created if missing).
+pub fn write_all(run: &RunOutcome, scenario_name: &str, dir: &Path) -> io::Result<Summary> {
+    fs::create_dir_all(dir)?;
+    let summary = summarize(run, scenario_name);
+    let mut json = serde_json::to_string_pretty(&summary).map_err(io::Error::other)?;
+    json.push('\n');
+    fs::write(dir.join("summary.json"), json)?;
+    write_messages(run, &dir.join("messages.csv"))?;
+    write_links(run, &dir.join("links.csv"))?;
+    write_maildirs(run, &dir.join("maildir"))?;
+    Ok(summary)
+}
+
+fn secs(t: Option<crate::sim::SimTime>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// One row per (message, recipient).
+fn write_messages(run: &RunOutcome, path: &Path) -> io::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "id",
+        "sender",
+        "recipient",
+        "size_bytes",
+        "submitted_s",
+        "accepted_s",
+        "delivered_s",
+        "first_fetched_s",
+        "hops",
+        "retries",
+        "outcome",
+        "reason",
+    ])?;
+    for (id, m) in run.world.ledger.msgs.iter().enumerate() {
+        for r in &m.rcpts {
+            let outcome = r.fate.label();
+            w.write_record([
+                &id.to_string(),
+                &m.sender,
+                &r.addr,
+                &m.size.to_string(),
+                &m.created.to_string(),
+                &secs(m.accepted),
+                &secs(r.delivered),
+                &secs(r.fetched),
+                &r.hops.to_string(),
+                &r.retries.to_string(),
+                outcome,
+                r.fate.reason(),
+            ])?;
+        }
+    }
+    w.flush()
+}
+
+/// One row per link direction.
+fn write_links(run: &RunOutcome, path: &Path) -> io::Result<()> {
+    let net = &run.world.net;
+    let span = run.sim_time.as_secs_f64();
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "from",
+        "to",
+        "bandwidth_bps",
+        "delay_s",
+        "packets",
+        "bytes",
+        "drops",
+        "drops_loss",
+        "drops_buffer",
+        "utilisation",
+        "max_queue_packets",
+    ])?;
+    for c in net.channels() {
+        let drops: u64 = c.stats.drops.values().sum();
+        let by = |r| c.stats.drops.get(&r).copied().unwrap_or(0).to_string();
+        let util = if span > 0.0 { c.stats.busy.as_secs_f64() / span } else { 0.0 };
+        w.write_record([
+            &net.node(c.from).name,
+            &net.node(c.to).name,
+            &c.params.bandwidth_bps.to_string(),
+            &c.params.delay.to_string(),
+            &c.stats.packets.to_string(),
+            &c.stats.bytes.to_string(),
+            &drops.to_string(),
+            &by(crate::net::DropReason::Loss),
+            &by(crate::net::DropReason::BufferFull),
+            &format!("{util:.6}"),
+            &c.stats.max_queue.to_string(),
+        ])?;
+    }
+    w.flush()
+}
