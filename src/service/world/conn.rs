@@ -187,8 +187,9 @@ impl World {
                         let sub = *submission;
                         let helo = session.helo_name().unwrap_or("unknown").to_string();
                         let r = self.mta_accept_smtp(c.host, c.remote, c.local_port, env, &helo, sub);
+                        let mut policy = self.rcpt_policy(c.host, sub);
                         if let Role::SmtpIn { session, .. } = &mut c.role {
-                            session.complete_message(r);
+                            session.complete_message(r, &mut policy);
                         }
                         true
                     }

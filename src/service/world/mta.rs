@@ -19,8 +19,10 @@ use std::net::Ipv4Addr;
 use bytes::Bytes;
 
 use crate::proto::dns::{MxResult, Resolver};
-use crate::proto::message;
-use crate::proto::smtp::{Envelope, Outcome, Policy, RcptResult, RcptVerdict, SmtpClient};
+use crate::proto::message::{self, DsnRecipient};
+use crate::proto::smtp::{
+    Envelope, Outcome, Policy, RcptResult, RcptVerdict, SmtpClient, enhanced_status,
+};
 use crate::service::ledger::{Fate, MsgId};
 use crate::sim::SimTime;
 
@@ -341,7 +343,7 @@ impl World {
                     RcptResult::Delivered => e.rcpts.retain(|r| !r.addr.eq_ignore_ascii_case(&rcpt)),
                     RcptResult::PermFail { code, text } => {
                         e.rcpts.retain(|r| !r.addr.eq_ignore_ascii_case(&rcpt));
-                        failed.push((rcpt, status_of(&text, "5.0.0"), format!("{code} {text}")));
+                        failed.push((rcpt, enhanced_status(code, &text), format!("{code} {text}")));
                     }
                     RcptResult::TempFail { code, text } => temp = Some(format!("{code} {text}")),
                 }
@@ -440,7 +442,15 @@ impl World {
         mta.next_qid += 1;
         let unix = self.unix(now);
         let message_id = format!("<dsn.{qid:X}.{unix}@{hostname}>");
-        let dsn = message::build_dsn(&hostname, mail_from, data, failed, unix, &message_id);
+        let records: Vec<DsnRecipient> = failed
+            .iter()
+            .map(|(rcpt, status, diagnostic)| DsnRecipient {
+                rcpt: rcpt.clone(),
+                status: status.clone(),
+                diagnostic: diagnostic.clone(),
+            })
+            .collect();
+        let dsn = message::build_dsn(&hostname, mail_from, data, &records, unix, &message_id);
         self.stats.dsn_generated += 1;
         self.mta_route(h, "", &[mail_from.to_string()], dsn, None);
     }
@@ -475,12 +485,4 @@ fn complete_submission(data: &Bytes, hostname: &str, queue_id: &str, unix: i64) 
         out = message::prepend_header(&out, "Message-ID", &id);
     }
     out
-}
-
-/// The enhanced status code at the start of a reply text (RFC 3463), or
-/// `default`.
-fn status_of(text: &str, default: &str) -> String {
-    let first = text.split_whitespace().next().unwrap_or("");
-    let ok = first.split('.').count() == 3 && first.split('.').all(|p| p.parse::<u16>().is_ok());
-    if ok { first.to_string() } else { default.to_string() }
 }
