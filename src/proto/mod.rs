@@ -3,3 +3,5 @@
 //!
 //! Every session takes bytes (and the time) and returns bytes to send plus
 //! actions. None touches a socket, the scheduler or the wall clock.
+
+pub mod dns;
