@@ -25,6 +25,8 @@ mod authoritative;
 mod cache;
 mod name;
 mod resolver;
+#[cfg(test)]
+mod testdata;
 mod zone;
 
 pub use authoritative::Authoritative;
