@@ -159,13 +159,13 @@ impl Authoritative {
 
     /// The served zone with the longest origin containing `name`.
     fn zone_for(&self, name: &str) -> Option<&Zone> {
-        self.zones
-            .iter()
-            .filter(|z| in_zone(name, &z.origin))
-            .fold(None, |best: Option<&Zone>, z| match best {
+        self.zones.iter().filter(|z| in_zone(name, &z.origin)).fold(
+            None,
+            |best: Option<&Zone>, z| match best {
                 Some(b) if b.origin.len() >= z.origin.len() => Some(b),
                 _ => Some(z),
-            })
+            },
+        )
     }
 }
 
@@ -305,7 +305,6 @@ fn to_record(owner: Name, r: &ZoneRecord) -> Option<Record> {
     Some(Record::from_rdata(owner, r.ttl, data))
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -314,7 +313,7 @@ mod tests {
     use simple_dns::{Packet, PacketFlag, RCODE, ResourceRecord};
 
     use super::*;
-    use crate::proto::dns::testdata::{a, query, qname, rec, soa, zone_b, zone_c};
+    use crate::proto::dns::testdata::{a, qname, query, rec, soa, zone_b, zone_c};
 
     const A: u16 = 1;
     const NS: u16 = 2;
@@ -418,7 +417,10 @@ mod tests {
             0x00, 0x00, // ARCOUNT 0
         ];
         query.extend_from_slice(&question);
-        assert_eq!(query, super::super::testdata::query(0xbeef, RD, "b.example", MX));
+        assert_eq!(
+            query,
+            super::super::testdata::query(0xbeef, RD, "b.example", MX)
+        );
 
         let reply = server().handle_query(&query).expect("a reply");
         let header = [
@@ -435,11 +437,17 @@ mod tests {
         let packet = decode(&reply);
         assert_eq!(
             packet.answers,
-            ["b.example 600 MX 20 mx2.b.example", "b.example 600 MX 10 mx1.b.example"]
+            [
+                "b.example 600 MX 20 mx2.b.example",
+                "b.example 600 MX 10 mx1.b.example"
+            ]
         );
         assert_eq!(
             packet.additional,
-            ["mx2.b.example 900 A 192.0.2.20", "mx1.b.example 900 A 192.0.2.10"]
+            [
+                "mx2.b.example 900 A 192.0.2.20",
+                "mx1.b.example 900 A 192.0.2.10"
+            ]
         );
     }
 
@@ -482,7 +490,10 @@ mod tests {
         assert_eq!(p.rcode, RCODE::NoError);
         assert_eq!(
             p.answers,
-            ["mail.b.example 600 CNAME mx1.b.example", "mx1.b.example 900 A 192.0.2.10"]
+            [
+                "mail.b.example 600 CNAME mx1.b.example",
+                "mx1.b.example 900 A 192.0.2.10"
+            ]
         );
     }
 
@@ -491,7 +502,10 @@ mod tests {
         let p = ask("out.b.example", A);
         assert_eq!(
             p.answers,
-            ["out.b.example 600 CNAME mx.c.example", "mx.c.example 600 A 198.51.100.25"]
+            [
+                "out.b.example 600 CNAME mx.c.example",
+                "mx.c.example 600 A 198.51.100.25"
+            ]
         );
     }
 
@@ -499,8 +513,12 @@ mod tests {
     fn an_alias_to_a_missing_name_reports_nxdomain_for_the_target() {
         let mut zone = zone_b();
         let alias = RecordData::Cname("gone.b.example".into());
-        zone.add(rec("dangling.b.example", 60, alias)).expect("valid");
-        let p = ask_raw(&Authoritative::new(vec![zone]), &query(7, 0, "dangling.b.example", A));
+        zone.add(rec("dangling.b.example", 60, alias))
+            .expect("valid");
+        let p = ask_raw(
+            &Authoritative::new(vec![zone]),
+            &query(7, 0, "dangling.b.example", A),
+        );
         // RFC 6604 section 2: the RCODE describes the last name in the chain.
         assert_eq!(p.rcode, RCODE::NameError);
         assert_eq!(p.answers, ["dangling.b.example 60 CNAME gone.b.example"]);
@@ -517,9 +535,14 @@ mod tests {
     fn an_alias_loop_ends_without_hanging() {
         let mut zone = zone_b();
         let to = |n: &str| RecordData::Cname(n.into());
-        zone.add(rec("x.b.example", 60, to("y.b.example"))).expect("valid");
-        zone.add(rec("y.b.example", 60, to("x.b.example"))).expect("valid");
-        let p = ask_raw(&Authoritative::new(vec![zone]), &query(7, 0, "x.b.example", A));
+        zone.add(rec("x.b.example", 60, to("y.b.example")))
+            .expect("valid");
+        zone.add(rec("y.b.example", 60, to("x.b.example")))
+            .expect("valid");
+        let p = ask_raw(
+            &Authoritative::new(vec![zone]),
+            &query(7, 0, "x.b.example", A),
+        );
         assert_eq!(p.answers.len(), 2);
     }
 
@@ -566,7 +589,11 @@ mod tests {
             let q = query(0x7777, (opcode << 11) | RD, "b.example", SOA_TYPE);
             let reply = server().handle_query(&q).expect("a reply");
             assert_eq!(reply[..2], [0x77, 0x77]);
-            assert_eq!(reply[2], 0x80 | (opcode as u8) << 3 | 0x01, "QR, opcode, RD");
+            assert_eq!(
+                reply[2],
+                0x80 | (opcode as u8) << 3 | 0x01,
+                "QR, opcode, RD"
+            );
             assert_eq!(reply[3] & 0x0f, 4, "RCODE NOTIMP");
         }
     }
@@ -634,7 +661,10 @@ mod tests {
     fn unencodable_zone_data_is_a_server_failure() {
         let mut zone = zone_b();
         zone.soa.mname = "bad..name".into();
-        let p = ask_raw(&Authoritative::new(vec![zone]), &query(5, 0, "nobody.b.example", A));
+        let p = ask_raw(
+            &Authoritative::new(vec![zone]),
+            &query(5, 0, "nobody.b.example", A),
+        );
         assert_eq!(p.rcode, RCODE::ServerFailure);
     }
 

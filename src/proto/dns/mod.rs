@@ -30,7 +30,5 @@ mod testdata;
 mod zone;
 
 pub use authoritative::Authoritative;
-pub use resolver::{
-    LookupId, MxResult, MxTarget, Resolver, ResolverConfig, ResolverStats,
-};
+pub use resolver::{LookupId, MxResult, MxTarget, Resolver, ResolverConfig, ResolverStats};
 pub use zone::{RecordData, Soa, Zone, ZoneError, ZoneRecord};

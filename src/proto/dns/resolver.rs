@@ -370,7 +370,13 @@ impl Resolver {
 
     /// Answers (name, type) from the cache, following cached aliases, or
     /// asks a server and returns [`Step::Wait`].
-    fn resolve(&mut self, now: SimTime, lookup: &mut Lookup, name: &str, rtype: RecordType) -> Step {
+    fn resolve(
+        &mut self,
+        now: SimTime,
+        lookup: &mut Lookup,
+        name: &str,
+        rtype: RecordType,
+    ) -> Step {
         let start = (name.to_string(), u16::from(rtype));
         if let Some(step) = lookup.known.get(&start) {
             return step.clone();
@@ -429,7 +435,11 @@ impl Resolver {
         // An answer arrived for it, yet the cache still cannot resolve it:
         // asking again would loop.
         if lookup.queried.contains(&key) && !self.in_flight.contains_key(&key) {
-            return Step::Fail(format!("unusable answer for {} {}", key.0, type_name(key.1)));
+            return Step::Fail(format!(
+                "unusable answer for {} {}",
+                key.0,
+                type_name(key.1)
+            ));
         }
         if !self.in_flight.contains_key(&key)
             && let Err(reason) = self.send_query(now, &key)
@@ -517,8 +527,7 @@ impl Resolver {
         let [question] = message.queries.as_slice() else {
             return None;
         };
-        let same = from_wire(question.name()) == key.0
-            && u16::from(question.query_type()) == key.1;
+        let same = from_wire(question.name()) == key.0 && u16::from(question.query_type()) == key.1;
         same.then(|| (key.clone(), message))
     }
 
@@ -722,7 +731,10 @@ fn chain_end(name: &str, sets: &BTreeMap<Key, (u32, Vec<CachedData>)>) -> String
     let cname = u16::from(RecordType::CNAME);
     let mut name = name.to_string();
     for _ in 0..MAX_CNAME_CHAIN {
-        match sets.get(&(name.clone(), cname)).and_then(|(_, d)| d.first()) {
+        match sets
+            .get(&(name.clone(), cname))
+            .and_then(|(_, d)| d.first())
+        {
             Some(CachedData::Cname(target)) => name = target.clone(),
             _ => break,
         }
@@ -754,4 +766,461 @@ fn expiry(now: SimTime, ttl: u32) -> SimTime {
 
 fn type_name(code: u16) -> String {
     RecordType::from(code).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::proto::dns::Authoritative;
+    use crate::proto::dns::testdata::{zone_b, zone_c};
+
+    const NS_B1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
+    const NS_B2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 54);
+    const NS_C: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 53);
+    /// Each way through the simulated network.
+    const ONE_WAY: SimTime = SimTime::from_millis(5);
+
+    fn config() -> ResolverConfig {
+        ResolverConfig::new(vec![
+            ("b.example".into(), vec![NS_B1, NS_B2]),
+            ("C.Example.".into(), vec![NS_C]),
+        ])
+    }
+
+    fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
+        Ipv4Addr::new(a, b, c, d)
+    }
+
+    fn target(preference: u16, host: &str, addr: Ipv4Addr) -> MxTarget {
+        MxTarget {
+            preference,
+            host: host.into(),
+            addrs: vec![addr],
+        }
+    }
+
+    /// A resolver wired to authoritative servers through a network with a
+    /// fixed delay, on a simulated clock.
+    struct Harness {
+        resolver: Resolver,
+        servers: BTreeMap<Ipv4Addr, Authoritative>,
+        down: BTreeSet<Ipv4Addr>,
+        now: SimTime,
+        /// Replies on their way back: arrival time, server, bytes.
+        replies: Vec<(SimTime, Ipv4Addr, Vec<u8>)>,
+        /// Every query sent: time, server, bytes.
+        sent: Vec<(SimTime, Ipv4Addr, Vec<u8>)>,
+        results: BTreeMap<LookupId, (SimTime, MxResult)>,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Self::with(config())
+        }
+
+        fn with(cfg: ResolverConfig) -> Self {
+            let b = Authoritative::new(vec![zone_b()]);
+            let servers = BTreeMap::from([
+                (NS_B1, b.clone()),
+                (NS_B2, b),
+                (NS_C, Authoritative::new(vec![zone_c()])),
+            ]);
+            Harness {
+                resolver: Resolver::new(cfg, 0x1000),
+                servers,
+                down: BTreeSet::new(),
+                now: SimTime::ZERO,
+                replies: Vec::new(),
+                sent: Vec::new(),
+                results: BTreeMap::new(),
+            }
+        }
+
+        /// Moves queries onto the network and results into `results`.
+        fn pump(&mut self) {
+            while let Some((server, bytes)) = self.resolver.poll_transmit() {
+                self.sent.push((self.now, server, bytes.clone()));
+                let up = !self.down.contains(&server);
+                let reply = self.servers.get(&server).filter(|_| up);
+                if let Some(reply) = reply.and_then(|s| s.handle_query(&bytes)) {
+                    let at = self.now + ONE_WAY + ONE_WAY;
+                    self.replies.push((at, server, reply));
+                }
+            }
+            while let Some((id, result)) = self.resolver.poll_result() {
+                self.results.insert(id, (self.now, result));
+            }
+        }
+
+        /// Runs until nothing is pending.
+        fn run(&mut self) {
+            loop {
+                self.pump();
+                let arrival = self.replies.iter().map(|r| r.0).min();
+                let timer = self.resolver.poll_timeout();
+                let Some(next) = arrival.into_iter().chain(timer).min() else {
+                    return;
+                };
+                self.now = next;
+                let (due, later) = self.replies.drain(..).partition(|r| r.0 <= next);
+                self.replies = later;
+                for (_, from, bytes) in due {
+                    self.resolver.handle_response(self.now, from, &bytes);
+                }
+                if timer.is_some_and(|t| t <= next) {
+                    self.resolver.handle_timeout(self.now);
+                }
+            }
+        }
+
+        fn mx(&mut self, domain: &str) -> MxResult {
+            let id = self.resolver.lookup_mx(self.now, domain);
+            self.run();
+            self.results.remove(&id).expect("finished").1
+        }
+
+        fn a(&mut self, host: &str) -> MxResult {
+            let id = self.resolver.lookup_a(self.now, host);
+            self.run();
+            self.results.remove(&id).expect("finished").1
+        }
+
+        /// Starts a lookup at `at` and returns its result if the cache
+        /// answered at once, without running the network.
+        fn mx_from_cache(&mut self, at: SimTime, domain: &str) -> Option<MxResult> {
+            self.now = at;
+            let id = self.resolver.lookup_mx(at, domain);
+            self.pump();
+            self.results.remove(&id).map(|r| r.1)
+        }
+
+        fn queries(&self) -> u64 {
+            self.resolver.stats().queries_sent
+        }
+    }
+
+    #[test]
+    fn mx_lookup_returns_exchanges_in_preference_order_with_addresses() {
+        let mut h = Harness::new();
+        let result = h.mx("b.example");
+        let expected = vec![
+            target(10, "mx1.b.example", ip(192, 0, 2, 10)),
+            target(20, "mx2.b.example", ip(192, 0, 2, 20)),
+        ];
+        assert_eq!(result, MxResult::Ok(expected));
+        // The addresses came in the additional section: one query only.
+        assert_eq!(h.queries(), 1);
+        assert_eq!(h.results.len(), 0);
+    }
+
+    #[test]
+    fn equal_preferences_keep_answer_order_and_foreign_exchanges_are_asked_for() {
+        let mut h = Harness::new();
+        let result = h.mx("ties.b.example");
+        let expected = vec![
+            target(5, "mx.c.example", ip(198, 51, 100, 25)),
+            target(10, "mx2.b.example", ip(192, 0, 2, 20)),
+            target(10, "mx1.b.example", ip(192, 0, 2, 10)),
+        ];
+        assert_eq!(result, MxResult::Ok(expected));
+        let servers: Vec<Ipv4Addr> = h.sent.iter().map(|s| s.1).collect();
+        assert_eq!(
+            servers,
+            [NS_B1, NS_C],
+            "MX at b, then A of mx.c.example at c"
+        );
+    }
+
+    #[test]
+    fn a_domain_without_mx_is_its_own_exchange() {
+        let mut h = Harness::new();
+        let result = h.mx("HOST.b.example");
+        let expected = vec![target(0, "host.b.example", ip(192, 0, 2, 30))];
+        assert_eq!(result, MxResult::Ok(expected));
+        assert_eq!(h.queries(), 2, "MX (NODATA) then A");
+    }
+
+    #[test]
+    fn a_domain_with_neither_mx_nor_address_fails_permanently() {
+        let mut h = Harness::new();
+        assert!(matches!(h.mx("deep.b.example"), MxResult::PermFail(_)));
+    }
+
+    #[test]
+    fn nxdomain_is_a_permanent_failure() {
+        let mut h = Harness::new();
+        assert_eq!(h.mx("nobody.b.example"), MxResult::NoSuchDomain);
+        assert_eq!(h.a("nobody.b.example"), MxResult::NoSuchDomain);
+    }
+
+    #[test]
+    fn a_null_mx_refuses_mail_permanently() {
+        let mut h = Harness::new();
+        let MxResult::PermFail(reason) = h.mx("nomail.b.example") else {
+            panic!("null MX must fail permanently");
+        };
+        assert!(reason.contains("null MX"), "{reason}");
+        assert_eq!(h.queries(), 1);
+    }
+
+    #[test]
+    fn an_address_lookup_follows_an_alias_in_the_same_answer() {
+        let mut h = Harness::new();
+        let expected = vec![target(0, "mail.b.example", ip(192, 0, 2, 10))];
+        assert_eq!(h.a("mail.b.example"), MxResult::Ok(expected));
+        assert_eq!(h.queries(), 1);
+    }
+
+    #[test]
+    fn an_alias_into_another_zone_is_followed_at_that_zones_servers() {
+        let mut h = Harness::new();
+        let expected = vec![target(0, "out.b.example", ip(198, 51, 100, 25))];
+        assert_eq!(h.a("out.b.example"), MxResult::Ok(expected));
+        let servers: Vec<Ipv4Addr> = h.sent.iter().map(|s| s.1).collect();
+        assert_eq!(servers, [NS_B1, NS_C]);
+    }
+
+    #[test]
+    fn a_cached_answer_is_used_within_its_ttl_without_a_query() {
+        let mut h = Harness::new();
+        let first = h.mx("b.example");
+        assert_eq!(h.queries(), 1);
+        // MX TTL 600 s, A TTL 900 s.
+        let expiry = h.now + SimTime::from_secs(600);
+        let again = h.mx_from_cache(expiry, "b.example");
+        assert_eq!(again, Some(first));
+        assert!(h.resolver.poll_transmit().is_none());
+        assert_eq!(h.queries(), 1);
+        assert_eq!(h.resolver.stats().cache_hits, 1);
+    }
+
+    #[test]
+    fn an_expired_answer_is_asked_for_again() {
+        let mut h = Harness::new();
+        let first = h.mx("b.example");
+        // Cached when the answer arrived, at h.now.
+        let at = h.now + SimTime::from_secs(600) + SimTime::from_nanos(1);
+        assert_eq!(h.mx_from_cache(at, "b.example"), None);
+        assert_eq!(h.sent.last().map(|s| s.0), Some(at), "query at expiry");
+        h.run();
+        assert_eq!(h.results.pop_first().map(|r| r.1.1), Some(first));
+        assert_eq!(h.queries(), 2, "only the MX expired; A records are cached");
+        assert_eq!(h.resolver.stats().cache_hits, 0);
+    }
+
+    #[test]
+    fn nxdomain_is_cached_for_the_soa_minimum_then_asked_again() {
+        let mut h = Harness::new();
+        assert_eq!(h.mx("nobody.b.example"), MxResult::NoSuchDomain);
+        let start = h.now;
+        // RFC 2308 section 5: min(SOA TTL 3600, MINIMUM 300) = 300 s.
+        let at = start + SimTime::from_secs(300);
+        let cached = h.mx_from_cache(at, "nobody.b.example");
+        assert_eq!(cached, Some(MxResult::NoSuchDomain));
+        assert_eq!(h.queries(), 1);
+        assert_eq!(h.resolver.stats().negative_hits, 1);
+        let later = at + SimTime::from_nanos(1);
+        assert_eq!(h.mx_from_cache(later, "nobody.b.example"), None);
+        assert_eq!(h.queries(), 2);
+    }
+
+    #[test]
+    fn nodata_is_cached_too() {
+        let mut h = Harness::new();
+        let first = h.mx("host.b.example");
+        let again = h.mx_from_cache(SimTime::from_secs(60), "host.b.example");
+        assert_eq!(again, Some(first));
+        assert_eq!(h.queries(), 2);
+        assert_eq!(h.resolver.stats().negative_hits, 1);
+    }
+
+    #[test]
+    fn the_negative_ttl_is_capped_by_the_configuration() {
+        let mut cfg = config();
+        cfg.max_negative_ttl = 60;
+        let mut h = Harness::with(cfg);
+        assert_eq!(h.mx("nobody.b.example"), MxResult::NoSuchDomain);
+        let at = h.now + SimTime::from_secs(61);
+        assert_eq!(h.mx_from_cache(at, "nobody.b.example"), None);
+    }
+
+    #[test]
+    fn silent_servers_are_cycled_then_the_lookup_fails_temporarily() {
+        let mut h = Harness::new();
+        h.down.extend([NS_B1, NS_B2]);
+        let MxResult::TempFail(reason) = h.mx("b.example") else {
+            panic!("must fail temporarily");
+        };
+        assert!(reason.contains("timeout"), "{reason}");
+        let sends: Vec<(u64, Ipv4Addr)> = h.sent.iter().map(|s| (s.0.as_nanos(), s.1)).collect();
+        let s = |secs: u64| SimTime::from_secs(secs).as_nanos();
+        assert_eq!(sends, [(s(0), NS_B1), (s(2), NS_B2), (s(4), NS_B1)]);
+        assert_eq!(
+            h.now,
+            SimTime::from_secs(6),
+            "gives up after the third timeout"
+        );
+        assert_eq!(h.resolver.stats().timeouts, 3);
+        assert_eq!(h.resolver.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_second_server_answers_after_the_first_times_out() {
+        let mut h = Harness::new();
+        h.down.insert(NS_B1);
+        assert!(matches!(h.mx("b.example"), MxResult::Ok(_)));
+        assert_eq!(h.now, SimTime::from_secs(2) + SimTime::from_millis(10));
+        assert_eq!(h.resolver.stats().timeouts, 1);
+    }
+
+    #[test]
+    fn a_temporary_failure_is_not_cached() {
+        let mut h = Harness::new();
+        h.down.extend([NS_B1, NS_B2]);
+        assert!(matches!(h.mx("b.example"), MxResult::TempFail(_)));
+        h.down.clear();
+        assert!(matches!(h.mx("b.example"), MxResult::Ok(_)));
+    }
+
+    #[test]
+    fn a_response_with_a_wrong_id_or_source_is_ignored() {
+        let mut h = Harness::new();
+        let id = h.resolver.lookup_mx(SimTime::ZERO, "b.example");
+        let (server, query) = h.resolver.poll_transmit().expect("a query");
+        let reply = h.servers[&server].handle_query(&query).expect("a reply");
+
+        let mut wrong_id = reply.clone();
+        wrong_id[1] ^= 0x01;
+        h.resolver
+            .handle_response(SimTime::from_millis(10), server, &wrong_id);
+        h.resolver
+            .handle_response(SimTime::from_millis(10), NS_C, &reply);
+        h.resolver
+            .handle_response(SimTime::from_millis(10), server, &query);
+        h.resolver
+            .handle_response(SimTime::from_millis(10), server, b"junk");
+        assert_eq!(h.resolver.poll_result(), None);
+        assert_eq!(h.resolver.stats().ignored_responses, 4);
+
+        h.resolver
+            .handle_response(SimTime::from_millis(10), server, &reply);
+        let (done, result) = h.resolver.poll_result().expect("a result");
+        assert_eq!(done, id);
+        assert!(matches!(result, MxResult::Ok(_)));
+        // A duplicate of the answer is now unknown.
+        h.resolver
+            .handle_response(SimTime::from_millis(11), server, &reply);
+        assert_eq!(h.resolver.stats().ignored_responses, 5);
+    }
+
+    #[test]
+    fn queries_match_a_hand_written_byte_row_and_ids_advance_by_one() {
+        let mut h = Harness::new();
+        h.resolver.lookup_mx(SimTime::ZERO, "b.example");
+        h.resolver.lookup_mx(SimTime::ZERO, "c.example");
+        let (to, first) = h.resolver.poll_transmit().expect("a query");
+        assert_eq!(to, NS_B1);
+        let row = [
+            0x10, 0x00, // ID: first_query_id 0x1000
+            0x00, 0x00, // QR=0 OPCODE=0 AA=0 TC=0 RD=0 (ask the authority)
+            0x00, 0x01, // QDCOUNT 1
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // AN, NS, AR counts 0
+            0x01, b'b', 0x07, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0x00, 0x00,
+            0x0f, // QTYPE MX
+            0x00, 0x01, // QCLASS IN
+        ];
+        assert_eq!(first, row);
+        let (to, second) = h.resolver.poll_transmit().expect("a query");
+        assert_eq!((to, second[..2].to_vec()), (NS_C, vec![0x10, 0x01]));
+
+        let mut twin = Harness::new();
+        twin.resolver.lookup_mx(SimTime::ZERO, "b.example");
+        assert_eq!(twin.resolver.poll_transmit().map(|t| t.1), Some(first));
+    }
+
+    #[test]
+    fn a_retransmission_takes_a_fresh_id() {
+        let mut h = Harness::new();
+        h.down.insert(NS_B1);
+        h.mx("b.example");
+        let ids: Vec<&[u8]> = h.sent.iter().map(|s| &s.2[..2]).collect();
+        assert_eq!(ids, [[0x10, 0x00], [0x10, 0x01]]);
+    }
+
+    #[test]
+    fn servfail_moves_to_the_next_server_at_once() {
+        let mut h = Harness::new();
+        h.resolver.lookup_mx(SimTime::ZERO, "b.example");
+        let (server, query) = h.resolver.poll_transmit().expect("a query");
+        let mut servfail = query.clone();
+        servfail[2] = 0x80; // QR=1
+        servfail[3] = 0x02; // RCODE SERVFAIL
+        h.resolver
+            .handle_response(SimTime::from_millis(1), server, &servfail);
+        let (next, _) = h.resolver.poll_transmit().expect("a retry");
+        assert_eq!((server, next), (NS_B1, NS_B2));
+        assert_eq!(h.resolver.stats().timeouts, 0);
+    }
+
+    #[test]
+    fn a_name_outside_every_stub_zone_fails_at_once() {
+        let mut h = Harness::new();
+        let id = h.resolver.lookup_mx(SimTime::ZERO, "d.example");
+        assert!(h.resolver.poll_transmit().is_none());
+        let (done, result) = h.resolver.poll_result().expect("immediate");
+        assert_eq!(done, id);
+        assert!(matches!(result, MxResult::TempFail(r) if r.contains("no server")));
+    }
+
+    #[test]
+    fn an_invalid_name_fails_permanently_at_once() {
+        let mut h = Harness::new();
+        h.resolver.lookup_mx(SimTime::ZERO, "a..b.example");
+        let result = h.resolver.poll_result().map(|r| r.1);
+        assert!(matches!(result, Some(MxResult::PermFail(_))));
+    }
+
+    #[test]
+    fn lookups_for_the_same_name_share_one_query() {
+        let mut h = Harness::new();
+        let first = h.resolver.lookup_mx(SimTime::ZERO, "b.example");
+        let second = h.resolver.lookup_mx(SimTime::ZERO, "B.EXAMPLE.");
+        h.run();
+        assert_eq!(h.queries(), 1);
+        assert_eq!(h.results[&first].1, h.results[&second].1);
+    }
+
+    #[test]
+    fn the_longest_stub_zone_wins() {
+        let cfg = ResolverConfig::new(vec![
+            (".".into(), vec![NS_C]),
+            ("b.example".into(), vec![NS_B2]),
+        ]);
+        let mut h = Harness::with(cfg);
+        assert!(matches!(h.mx("b.example"), MxResult::Ok(_)));
+        assert_eq!(h.sent[0].1, NS_B2);
+    }
+
+    #[test]
+    fn garbage_from_a_server_never_panics() {
+        let mut h = Harness::new();
+        h.resolver.lookup_mx(SimTime::ZERO, "b.example");
+        let (server, query) = h.resolver.poll_transmit().expect("a query");
+        let reply = h.servers[&server].handle_query(&query).expect("a reply");
+        let mut state: u32 = 99;
+        for len in 0..reply.len() {
+            let mut bytes = reply[..len].to_vec();
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            if let Some(b) = bytes.get_mut((state >> 8) as usize % len.max(1)) {
+                *b ^= (state >> 24) as u8;
+            }
+            h.resolver
+                .handle_response(SimTime::from_millis(10), server, &bytes);
+        }
+        h.resolver
+            .handle_response(SimTime::from_millis(10), server, &reply);
+        assert!(h.resolver.poll_result().is_some());
+    }
 }

@@ -49,12 +49,20 @@ pub(crate) fn zone_b() -> Zone {
         rec("ns.b.example", 3600, a(53)),
         rec("mx1.b.example", 900, a(10)),
         rec("mx2.b.example", 900, a(20)),
-        rec("mail.b.example", 600, RecordData::Cname("mx1.b.example".into())),
+        rec(
+            "mail.b.example",
+            600,
+            RecordData::Cname("mx1.b.example".into()),
+        ),
         rec("host.b.example", 600, a(30)),
         rec("host.b.example", 600, RecordData::Txt("v=spf1 -all".into())),
         rec("nomail.b.example", 600, mx(0, "")),
         rec("h.deep.b.example", 600, a(40)),
-        rec("out.b.example", 600, RecordData::Cname("mx.c.example".into())),
+        rec(
+            "out.b.example",
+            600,
+            RecordData::Cname("mx.c.example".into()),
+        ),
         rec("ties.b.example", 600, mx(10, "mx2.b.example")),
         rec("ties.b.example", 600, mx(5, "mx.c.example")),
         rec("ties.b.example", 600, mx(10, "mx1.b.example")),
@@ -71,7 +79,8 @@ pub(crate) fn zone_c() -> Zone {
     z.add(rec("c.example", 600, mx(10, "mx.c.example")))
         .expect("fixture record");
     let addr = RecordData::A(Ipv4Addr::new(198, 51, 100, 25));
-    z.add(rec("mx.c.example", 600, addr)).expect("fixture record");
+    z.add(rec("mx.c.example", 600, addr))
+        .expect("fixture record");
     z
 }
 
