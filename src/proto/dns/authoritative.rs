@@ -136,12 +136,12 @@ impl Authoritative {
                 let RecordData::Cname(target) = &cname.data else {
                     return answer;
                 };
-                let next = self.zone_for(target);
-                if visited.contains(target) || visited.len() >= MAX_CNAME_CHAIN {
+                // A loop, or a target outside our zones: the resolver
+                // goes on from the last alias.
+                let looped = visited.contains(target) || visited.len() >= MAX_CNAME_CHAIN;
+                let Some(next) = self.zone_for(target).filter(|_| !looped) else {
                     return answer;
-                }
-                // The target is someone else's: the resolver goes on there.
-                let Some(next) = next else { return answer };
+                };
                 zone = next;
                 name = target.clone();
                 visited.push(name.clone());

@@ -19,6 +19,11 @@
 //!   and the resolver, having no TCP fallback, treats it as a temporary
 //!   failure. Scenario zones are far smaller than that.
 //! - Class IN only; other classes are refused.
+//! - EDNS (RFC 6891) only as far as size: an OPT in a query is answered
+//!   with an OPT offering 1232 bytes; options and versions are ignored.
+//! - An authoritative server answers only from data it holds; positive
+//!   answers carry no NS records in the authority section (RFC 1034
+//!   section 4.3.2 permits leaving them out) to keep datagrams small.
 //! - Names are ASCII; comparisons fold ASCII case (RFC 4343).
 
 mod authoritative;
