@@ -4,5 +4,6 @@
 //! Every session takes bytes (and the time) and returns bytes to send plus
 //! actions. None touches a socket, the scheduler or the wall clock.
 
+pub mod dns;
 pub mod message;
 pub mod smtp;
