@@ -39,24 +39,30 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         sc.hosts.iter().map(|h| (h.name.as_str(), h.address)).collect();
     let host_id = |w: &World, name: &str| w.host_named(name).expect("validated host name");
 
-    // DNS: one zone per domain, served by the domain's dns hosts.
+    // DNS: one zone per domain, served by the domain's dns hosts. Every
+    // DNS host also serves an empty root zone, standing in for the root
+    // servers: a name under no scenario domain gets NXDOMAIN, as on the
+    // Internet, instead of no answer at all.
     let zones = zones(sc);
-    for h in sc.hosts.iter().filter(|h| h.dns) {
-        let served: Vec<Zone> = sc
+    let dns_hosts: Vec<&scenario::Host> = sc.hosts.iter().filter(|h| h.dns).collect();
+    for h in &dns_hosts {
+        let mut served: Vec<Zone> = sc
             .domains
             .iter()
             .zip(&zones)
             .filter(|(d, _)| d.dns.contains(&h.name))
             .map(|(_, z)| z.clone())
             .collect();
+        served.push(root_zone(&dns_hosts[0].name));
         let id = host_id(&w, &h.name);
         w.enable_dns(id, served);
     }
-    let stub_zones: Vec<(String, Vec<Ipv4Addr>)> = sc
+    let mut stub_zones: Vec<(String, Vec<Ipv4Addr>)> = sc
         .domains
         .iter()
         .map(|d| (d.name.clone(), d.dns.iter().map(|n| addr_of[n.as_str()]).collect()))
         .collect();
+    stub_zones.push((String::new(), dns_hosts.iter().map(|h| h.address).collect()));
 
     // MTAs, stores and access servers.
     for (i, h) in sc.hosts.iter().enumerate() {
@@ -126,6 +132,20 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         w.add_agent(cfg);
     }
     w
+}
+
+/// The empty root zone: an SOA and nothing else.
+fn root_zone(mname: &str) -> Zone {
+    let soa = Soa {
+        mname: mname.to_string(),
+        rname: format!("hostmaster.{mname}"),
+        serial: 1,
+        refresh: 1800,
+        retry: 900,
+        expire: 604_800,
+        minimum: 86_400,
+    };
+    Zone::new("", soa, 86_400)
 }
 
 /// The host holding a domain's mailboxes.

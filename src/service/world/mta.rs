@@ -309,6 +309,10 @@ impl World {
                 let why = format!("550 5.1.2 domain {} does not exist (NXDOMAIN)", e.domain);
                 self.bounce_entry(h, qid, "5.1.2", &why);
             }
+            MxResult::PermFail(reason) => {
+                let why = format!("550 5.1.2 no mail exchanger for {}: {reason}", e.domain);
+                self.bounce_entry(h, qid, "5.1.2", &why);
+            }
             MxResult::TempFail(reason) => self.mta_defer(h, qid, format!("DNS: {reason}")),
         }
     }
