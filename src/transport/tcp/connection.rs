@@ -78,14 +78,14 @@ impl TcpConnection {
         remote_port: u16,
         iss: u32,
     ) -> Self {
-        let _ = now;
+        let _ = now; // the SYN is stamped when `poll_transmit` hands it out
         TcpConnection::new(cfg, TcpState::SynSent, local_port, remote_port, iss)
     }
 
     /// Passive open on a SYN that arrived for a listening port (RFC 9293
     /// 3.10.7.2): queues a SYN-ACK with our MSS option.
     pub fn accept(now: SimTime, cfg: TcpConfig, syn: &TcpHeader, iss: u32) -> Self {
-        let _ = now;
+        let _ = now; // the SYN-ACK is stamped when `poll_transmit` hands it out
         let mut c = TcpConnection::new(cfg, TcpState::SynReceived, syn.dst_port, syn.src_port, iss);
         c.learn_peer(syn);
         c
@@ -494,7 +494,8 @@ impl TcpConnection {
         if offset == 0 {
             self.deliver(data);
         } else {
-            self.reasm.insert(at, data);
+            let limit = 2 * usize::from(self.cfg.recv_window);
+            self.reasm.insert(at, data, limit);
         }
         while let Some(more) = self.reasm.pop_contiguous(self.rcv_off) {
             self.deliver(more);

@@ -53,6 +53,9 @@
 //! - **`close` in SYN-SENT queues the FIN** until the handshake completes
 //!   (RFC 9293 3.10.4 deletes the connection instead), so an application
 //!   may open, send and close at once. `send` after `close` is ignored.
+//! - **No FIN-WAIT-2 timeout**: a connection whose peer never closes stays
+//!   in FIN-WAIT-2. Every protocol in the simulation closes both ways, so
+//!   the Linux-style orphan timer is left out.
 //! - **The initial sequence number is the caller's** (drawn from a
 //!   `SimRng`); the clock-driven generator of RFC 9293 3.4.1 is not
 //!   modelled.

@@ -12,23 +12,23 @@ use bytes::Bytes;
 #[derive(Clone, Debug, Default)]
 pub(super) struct Reassembly {
     pieces: BTreeMap<u64, Bytes>,
+    /// Bytes held, overlaps counted each time.
+    held: usize,
     fin_at: Option<u64>,
 }
 
 impl Reassembly {
     /// Holds `data` that starts at stream offset `at`; of two pieces at the
-    /// same offset the longer is kept.
-    pub(super) fn insert(&mut self, at: u64, data: Bytes) {
-        if data.is_empty() {
+    /// same offset the longer is kept. A piece that would take the bytes
+    /// held past `limit` is dropped (the sender will resend it), so that a
+    /// peer sending overlapping pieces cannot grow memory without bound.
+    pub(super) fn insert(&mut self, at: u64, data: Bytes, limit: usize) {
+        let old = self.pieces.get(&at).map_or(0, Bytes::len);
+        if data.len() <= old || self.held - old + data.len() > limit {
             return;
         }
-        let longer = self
-            .pieces
-            .get(&at)
-            .is_none_or(|old| old.len() < data.len());
-        if longer {
-            self.pieces.insert(at, data);
-        }
+        self.held = self.held - old + data.len();
+        self.pieces.insert(at, data);
     }
 
     /// Records that the peer's FIN sits at stream offset `at`.
@@ -45,6 +45,7 @@ impl Reassembly {
             }
             let at = *entry.key();
             let data = entry.remove();
+            self.held -= data.len();
             let skip = (next - at) as usize;
             if skip < data.len() {
                 return Some(data.slice(skip..));
@@ -66,13 +67,25 @@ mod tests {
     #[test]
     fn overlapping_pieces_are_trimmed_to_continue_the_stream() {
         let mut r = Reassembly::default();
-        r.insert(10, Bytes::from_static(b"klmno"));
-        r.insert(5, Bytes::from_static(b"fghijkl"));
+        r.insert(10, Bytes::from_static(b"klmno"), 100);
+        r.insert(5, Bytes::from_static(b"fgh"), 100);
+        r.insert(5, Bytes::from_static(b"fghijkl"), 100);
+        assert_eq!(r.held, 12);
         assert_eq!(r.pop_contiguous(3), None);
         assert_eq!(r.pop_contiguous(5).as_deref(), Some(&b"fghijkl"[..]));
         assert_eq!(r.pop_contiguous(12).as_deref(), Some(&b"mno"[..]));
         assert_eq!(r.pop_contiguous(15), None);
         assert!(r.pieces.is_empty());
+        assert_eq!(r.held, 0);
+    }
+
+    #[test]
+    fn pieces_beyond_the_limit_are_dropped() {
+        let mut r = Reassembly::default();
+        r.insert(10, Bytes::from_static(b"abcdef"), 8);
+        r.insert(20, Bytes::from_static(b"ghi"), 8);
+        assert_eq!(r.held, 6);
+        assert!(!r.pieces.contains_key(&20));
     }
 
     #[test]

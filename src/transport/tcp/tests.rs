@@ -270,6 +270,14 @@ fn a_200_kb_transfer_arrives_byte_identical_and_in_order() {
     assert_eq!(stats.bytes_sent, 200_000);
     assert_eq!(net.peek(SERVER).stats().bytes_received, 200_000);
     assert!(stats.cwnd > 3 * 1460, "slow start opened the window");
+    // Every data segment got its own ACK (no delayed ACK).
+    let data_segments = net.sent[CLIENT].iter().filter(|s| s.len > 0).count();
+    let pure_acks = net.sent[SERVER]
+        .iter()
+        .filter(|s| s.hdr.flags == TcpFlags::ACK)
+        .count();
+    assert_eq!(data_segments, 200_000usize.div_ceil(1460));
+    assert_eq!(pure_acks, data_segments);
 }
 
 #[test]
@@ -812,7 +820,11 @@ fn garbage_segments_never_panic() {
             src_port: 1,
             dst_port: 2,
             seq: if x.is_multiple_of(3) { 6 } else { x },
-            ack: if x.is_multiple_of(5) { 10 } else { x.rotate_left(7) },
+            ack: if x.is_multiple_of(5) {
+                10
+            } else {
+                x.rotate_left(7)
+            },
             flags: TcpFlags((x >> 3) as u8 & 0x1f),
             window: x as u16,
             mss: None,
