@@ -7,5 +7,6 @@
 
 pub mod net;
 pub mod proto;
+pub mod scenario;
 pub mod sim;
 pub mod transport;
