@@ -80,6 +80,8 @@ struct Book<'a> {
     domains: &'a [Domain],
     /// Every address in file order.
     all: Vec<String>,
+    /// The same, for lookups.
+    known: BTreeSet<String>,
 }
 
 impl<'a> Book<'a> {
@@ -87,15 +89,20 @@ impl<'a> Book<'a> {
         let all = domains
             .iter()
             .flat_map(|d| d.users.iter().map(|u| d.address(u)))
-            .collect();
-        Book { domains, all }
+            .collect::<Vec<String>>();
+        let known = all.iter().cloned().collect();
+        Book {
+            domains,
+            all,
+            known,
+        }
     }
 
     /// The domain of existing user `address`.
     fn domain_of(&self, address: &str) -> Option<&'a Domain> {
-        let (local, domain) = address.rsplit_once('@')?;
+        let (_, domain) = address.rsplit_once('@')?;
         let d = self.domains.iter().find(|d| d.name == domain)?;
-        d.users.iter().any(|u| u.local == local).then_some(d)
+        self.known.contains(address).then_some(d)
     }
 
     /// Expands `"*"` or `"*@domain"`; `Ok(None)` when `text` is no pattern.
@@ -224,7 +231,8 @@ fn dns_servers(
         let all = net.hosts_running("dns");
         if all.is_empty() {
             let message = format!(
-                r#"no host runs "dns", so nothing can answer for {name}: add "dns" to a host's services"#
+                r#"no host runs "dns", so nothing can answer for {}: {}"#,
+                name, r#"add "dns" to a host's services"#
             );
             return Err(check.err(raw.name.span(), &key("domain", i, "name"), message));
         }
@@ -277,10 +285,11 @@ fn users(
         }
         RawUsers::List(list) => {
             let mut out: Vec<User> = Vec::new();
+            let mut seen: BTreeSet<String> = BTreeSet::new();
             for (j, entry) in list.iter().enumerate() {
                 let ek = format!("{k}[{j}]");
                 let user = list_user(check, entry, &ek)?;
-                if out.iter().any(|u| u.local == user.local) {
+                if !seen.insert(user.local.clone()) {
                     let message = format!("{}@{domain} is listed twice", user.local);
                     return Err(check.err(entry.span(), &ek, message));
                 }
@@ -540,6 +549,7 @@ impl Ctx<'_> {
             return Err(self.check.err(raw.span(), k, "give at least one address"));
         }
         let mut out: Vec<String> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
         for (text, span, ik) in items {
             let expanded = match self.book.expand(&text) {
                 Ok(Some(list)) => list,
@@ -550,7 +560,7 @@ impl Ctx<'_> {
                 if want == Want::Sender {
                     self.sender(&a, span.clone(), &ik)?;
                 }
-                if !out.contains(&a) {
+                if seen.insert(a.clone()) {
                     out.push(a);
                 }
             }

@@ -416,7 +416,10 @@ fn bad_units_are_reported_with_examples() {
     let e = error(&text);
     assert_eq!(
         e.to_string(),
-        r#"t.toml:23:13: link[0].bandwidth: cannot read "10Mbs" as a bandwidth (examples: "50kbps", "10Mbps", "1Gbps")"#
+        concat!(
+            r#"t.toml:23:13: link[0].bandwidth: cannot read "10Mbs" as a bandwidth "#,
+            r#"(examples: "50kbps", "10Mbps", "1Gbps")"#
+        )
     );
     assert_error(
         "[run]\nduration = \"0s\"",
@@ -459,7 +462,11 @@ fn dangling_references_point_at_the_referring_key() {
         "does not run \"pop3\"",
     );
     let workload = with_base(
-        "[[workload]]\nusers = \"*@c.example\"\nrate = \"1/h\"\nsize = { distribution = \"fixed\", value = \"1KB\" }\n",
+        r#"[[workload]]
+users = "*@c.example"
+rate = "1/h"
+size = { distribution = "fixed", value = "1KB" }
+"#,
     );
     assert_error(
         &workload,
@@ -469,11 +476,22 @@ fn dangling_references_point_at_the_referring_key() {
         "no [[domain]] is named \"c.example\"",
     );
     let send = with_base(
-        "[[send]]\nat = \"1s\"\nfrom = \"carol@a.example\"\nto = [\"bob@a.example\"]\nfile = \"messages/hello.eml\"\n",
+        r#"[[send]]
+at = "1s"
+from = "carol@a.example"
+to = ["bob@a.example"]
+file = "messages/hello.eml"
+"#,
     );
     assert_error(&send, 21, 8, "send[0].from", "no user \"carol@a.example\"");
     let fault = with_base(
-        "[[fault]]\nat = \"1s\"\nlink_down = [\"r1\", \"mx.a.example\"]\n[[fault]]\nat = \"2s\"\nlink_up = [\"mx.a.example\", \"pc.a.example\"]\n",
+        r#"[[fault]]
+at = "1s"
+link_down = ["r1", "mx.a.example"]
+[[fault]]
+at = "2s"
+link_up = ["mx.a.example", "pc.a.example"]
+"#,
     );
     assert_error(&fault, 24, 11, "fault[1].link_up", "no link between");
 }
@@ -523,7 +541,12 @@ fn a_disconnected_network_names_an_unreachable_host() {
 #[test]
 fn a_missing_send_file_is_reported_at_its_key() {
     let text = with_base(
-        "[[send]]\nat = \"1s\"\nfrom = \"alice@a.example\"\nto = [\"x@y.example\"]\nfile = \"messages/none.eml\"\n",
+        r#"[[send]]
+at = "1s"
+from = "alice@a.example"
+to = ["x@y.example"]
+file = "messages/none.eml"
+"#,
     );
     assert_error(&text, 23, 8, "send[0].file", "cannot read");
 }
@@ -531,7 +554,12 @@ fn a_missing_send_file_is_reported_at_its_key() {
 #[test]
 fn patterns_that_match_nobody_are_errors() {
     let text = with_base(
-        "[[domain]]\nname = \"b.example\"\n[[client]]\nusers = \"*@b.example\"\nhost = \"pc.a.example\"\n",
+        r#"[[domain]]
+name = "b.example"
+[[client]]
+users = "*@b.example"
+host = "pc.a.example"
+"#,
     );
     assert_error(&text, 22, 9, "client[1].users", "matches no user");
     let bad = with_base("[[client]]\nusers = \"a*@a.example\"\nhost = \"pc.a.example\"\n");
@@ -550,7 +578,33 @@ impl XorShift {
     }
 }
 
+/// Breaks `text` at the character level (mostly syntax errors) or swaps
+/// the values of two `key = value` lines (mostly semantic errors).
 fn mutate(text: &str, rng: &mut XorShift) -> String {
+    if rng.below(2) == 0 {
+        swap_values(text, rng)
+    } else {
+        mutate_chars(text, rng)
+    }
+}
+
+fn swap_values(text: &str, rng: &mut XorShift) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let values: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.split_once(" = ").map(|(_, v)| v.to_string()))
+        .collect();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(lines.len());
+        let value = &values[rng.below(values.len())];
+        if let Some((key, _)) = lines[at].split_once(" = ") {
+            lines[at] = format!("{key} = {value}");
+        }
+    }
+    lines.join("\n")
+}
+
+fn mutate_chars(text: &str, rng: &mut XorShift) -> String {
     const PIECES: [&str; 16] = [
         "\"",
         "[",
@@ -606,4 +660,84 @@ fn random_mutations_of_a_valid_file_never_panic() {
     }
     // The mutations must actually break files, or the test tests nothing.
     assert!(errors > 1_000, "{errors}");
+}
+
+#[test]
+fn a_hundred_thousand_users_load_without_quadratic_work() {
+    let text = BASE.replace("users = [\"alice\", \"bob\"]", "users = { count = 100000 }")
+        + "[[workload]]\nusers = \"*\"\nrate = \"1/day\"\n\
+         size = { distribution = \"fixed\", value = \"1KB\" }\nto = [\"*\", \"*@a.example\"]\n";
+    let s = parse_str(&text, "t.toml", &fixtures()).unwrap();
+    assert_eq!(s.clients.len(), 100_000);
+    assert_eq!(s.workloads[0].recipients.len(), 100_000);
+    assert_eq!(s.clients[99_999].user, "user100000@a.example");
+}
+
+#[test]
+fn the_example_in_the_user_docs_loads() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenario.md");
+    let text = std::fs::read_to_string(docs).unwrap();
+    let example = text
+        .rsplit("```toml")
+        .next()
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let s = parse_str(example, "docs/scenario.md", &fixtures()).unwrap();
+    assert_eq!(s.clients.len(), 2);
+    assert_eq!(s.domains[0].store.as_deref(), Some("mx.a.example"));
+    assert_eq!(
+        s.workloads[0].size,
+        SizeDist::LogNormal {
+            median: 8_000,
+            sigma: 1.0
+        }
+    );
+}
+
+#[test]
+fn settings_that_do_not_apply_are_refused() {
+    let services = BASE.replace("[\"mta\", \"dns\"]", "[\"mta\", \"smtp\"]");
+    assert_error(
+        &services,
+        8,
+        20,
+        "host[0].services[1]",
+        "unknown service \"smtp\"",
+    );
+    let mta = with_base("[[host]]\nname = \"h\"\nattach = \"r1\"\nmta = { retry = \"1m\" }\n");
+    assert_error(
+        &mta,
+        22,
+        7,
+        "host[2].mta",
+        "need \"mta\" in this host's services",
+    );
+    let link = with_base("[[host]]\nname = \"h\"\nlink = { delay = \"1ms\" }\n");
+    assert_error(&link, 21, 8, "host[2].link", "add attach");
+    let size = with_base(
+        r#"[[workload]]
+users = "*"
+rate = "1/h"
+size = { distribution = "fixed", value = "1KB", sigma = 2.0 }
+"#,
+    );
+    assert_error(
+        &size,
+        22,
+        57,
+        "workload[0].size.sigma",
+        "does not apply to the \"fixed\"",
+    );
+    let fault = with_base("[[fault]]\nat = \"1s\"\nhost_down = \"r1\"\nhost_up = \"r1\"\n");
+    assert_error(&fault, 22, 11, "fault[0].host_up", "exactly one action");
+    let store = BASE.replace("mx = [{ host = \"mx.a.example\", preference = 10 }]\n", "");
+    assert_error(
+        &store,
+        14,
+        9,
+        "domain[0].users",
+        "users need a mailbox store",
+    );
 }

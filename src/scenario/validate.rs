@@ -228,7 +228,8 @@ pub(crate) fn local_part(s: &str) -> Result<String, String> {
             .all(|atom| !atom.is_empty() && atom.bytes().all(atext));
     if !ok {
         return Err(format!(
-            "{s:?} is not a valid user name (letters, digits, dots between them, and !#$%&'*+/=?^_`{{|}}~-)"
+            "{s:?} is not a valid user name \
+             (letters, digits, dots between them, and !#$%&'*+/=?^_`{{|}}~-)"
         ));
     }
     Ok(s.to_ascii_lowercase())
