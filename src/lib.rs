@@ -5,10 +5,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod net;
 pub mod experiment;
+pub mod net;
 pub mod proto;
 pub mod report;
+pub mod scenario;
 pub mod service;
 pub mod sim;
 pub mod transport;

@@ -118,6 +118,9 @@ impl<'a> Driver<'a> {
                 let up = matches!(self.sc.faults[i].action, FaultAction::HostUp(_));
                 if let Some(id) = w.host_named(h) {
                     w.set_host_up(id, up);
+                } else if let Some(node) = w.net.node_named(h) {
+                    // A router: packets reaching it are dropped while down.
+                    w.net.set_node_up(node, up);
                 }
             }
             FaultAction::LinkDown(a, b) | FaultAction::LinkUp(a, b) => {
