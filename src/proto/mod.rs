@@ -3,3 +3,7 @@
 //!
 //! Every session takes bytes (and the time) and returns bytes to send plus
 //! actions. None touches a socket, the scheduler or the wall clock.
+
+pub mod imap;
+pub mod mailbox;
+pub mod pop3;
