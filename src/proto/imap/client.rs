@@ -329,3 +329,170 @@ fn uid_set(uids: &[u32]) -> String {
     }
     parts.join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::imap::{ImapOutput, ImapServer};
+    use crate::proto::mailbox::{INBOX, Mailstore};
+    use crate::sim::SimTime;
+
+    const BOB: &str = "bob@b.example";
+
+    /// Runs `client` against a fresh server session over `store`, moving
+    /// bytes both ways in chunks of `chunk` octets; returns what it
+    /// fetched and how it ended.
+    fn run(
+        client: &mut ImapClient,
+        store: &mut Mailstore,
+        chunk: usize,
+    ) -> (Vec<(u32, Bytes)>, Result<(), String>) {
+        let mut server = ImapServer::new("imap.b.example");
+        let mut fetched = Vec::new();
+        for _ in 0..10_000 {
+            let mut to_client = Vec::new();
+            let mut closed = false;
+            while let Some(out) = server.poll_output() {
+                match out {
+                    ImapOutput::Reply(b) => to_client.extend_from_slice(&b),
+                    ImapOutput::Close => closed = true,
+                }
+            }
+            for piece in to_client.chunks(chunk) {
+                client.handle_input(piece);
+            }
+            if closed {
+                client.connection_lost();
+            }
+            while let Some(out) = client.poll_output() {
+                match out {
+                    ImapClientOutput::Send(b) => server.handle_input(&b, store, SimTime::ZERO),
+                    ImapClientOutput::Fetched { uid, data } => fetched.push((uid, data)),
+                    ImapClientOutput::Done(r) => return (fetched, r),
+                }
+            }
+        }
+        panic!("client never finished");
+    }
+
+    fn store_with(messages: &[&'static [u8]]) -> Mailstore {
+        let mut store = Mailstore::new(99);
+        store.add_account(BOB, "p\"w");
+        for m in messages {
+            store.deliver(BOB, Bytes::from_static(m), SimTime::ZERO);
+        }
+        store
+    }
+
+    const ODD: &[u8] = b"Subject: odd\r\n\r\n)\r\n{3}\r\n* 1 FETCH (x)\r\na1 OK no\r\n.\r\n";
+
+    #[test]
+    fn a_poll_fetches_byte_identical_messages_and_marks_them_seen() {
+        let mut store = store_with(&[ODD, b"two\r\n", b""]);
+        let mut client = ImapClient::new(BOB, "p\"w", 0, None);
+        let (fetched, result) = run(&mut client, &mut store, 5);
+        assert_eq!(result, Ok(()));
+        let expected = vec![
+            (1, Bytes::from_static(ODD)),
+            (2, Bytes::from_static(b"two\r\n")),
+            (3, Bytes::new()),
+        ];
+        assert_eq!(fetched, expected);
+        assert_eq!(
+            (client.last_seen_uid(), client.uidvalidity()),
+            (3, Some(100))
+        );
+        let inbox = store.folder(BOB, INBOX).unwrap();
+        assert!(inbox.messages.iter().all(|m| m.flags.seen));
+    }
+
+    #[test]
+    fn a_second_poll_fetches_only_new_messages() {
+        let mut store = store_with(&[b"one\r\n", b"two\r\n"]);
+        let mut first = ImapClient::new(BOB, "p\"w", 0, None);
+        assert_eq!(run(&mut first, &mut store, 1000).1, Ok(()));
+        // Nothing new: "3:*" still matches UID 2, which must be ignored.
+        let mut idle = ImapClient::new(BOB, "p\"w", first.last_seen_uid(), first.uidvalidity());
+        let (fetched, result) = run(&mut idle, &mut store, 1000);
+        assert_eq!((fetched, result), (vec![], Ok(())));
+        assert_eq!(idle.last_seen_uid(), 2);
+        store.deliver(BOB, Bytes::from_static(b"three\r\n"), SimTime::ZERO);
+        let mut second = ImapClient::new(BOB, "p\"w", idle.last_seen_uid(), idle.uidvalidity());
+        let (fetched, _) = run(&mut second, &mut store, 1000);
+        assert_eq!(fetched, vec![(3, Bytes::from_static(b"three\r\n"))]);
+        assert_eq!(second.last_seen_uid(), 3);
+    }
+
+    #[test]
+    fn a_changed_uidvalidity_refetches_everything() {
+        let mut store = store_with(&[b"one\r\n", b"two\r\n"]);
+        let mut client = ImapClient::new(BOB, "p\"w", 2, Some(7));
+        let (fetched, result) = run(&mut client, &mut store, 1000);
+        assert_eq!(result, Ok(()));
+        assert_eq!(fetched.len(), 2);
+        assert_eq!(client.uidvalidity(), Some(100));
+    }
+
+    #[test]
+    fn an_empty_inbox_logs_out_without_fetching() {
+        let mut store = store_with(&[]);
+        let mut client = ImapClient::new(BOB, "p\"w", 0, None);
+        let mut sent = Vec::new();
+        let mut server = ImapServer::new("imap.b.example");
+        while let Some(ImapOutput::Reply(b)) = server.poll_output() {
+            client.handle_input(&b);
+        }
+        while let Some(out) = client.poll_output() {
+            if let ImapClientOutput::Send(b) = &out {
+                sent.push(String::from_utf8_lossy(b).into_owned());
+                server.handle_input(b, &mut store, SimTime::ZERO);
+                while let Some(ImapOutput::Reply(b)) = server.poll_output() {
+                    client.handle_input(&b);
+                }
+            }
+        }
+        assert_eq!(
+            sent,
+            vec![
+                "a1 LOGIN \"bob@b.example\" \"p\\\"w\"\r\n",
+                "a2 SELECT INBOX\r\n",
+                "a3 LOGOUT\r\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wrong_password_ends_with_an_error() {
+        let mut store = store_with(&[b"one\r\n"]);
+        let mut client = ImapClient::new(BOB, "nope", 0, None);
+        let (fetched, result) = run(&mut client, &mut store, 1000);
+        assert!(fetched.is_empty());
+        let why = result.unwrap_err();
+        assert!(why.contains("AUTHENTICATIONFAILED"), "{why}");
+    }
+
+    #[test]
+    fn a_lost_connection_mid_fetch_is_an_error_and_keeps_progress() {
+        let mut client = ImapClient::new(BOB, "pw", 0, None);
+        client.handle_input(b"* OK ready\r\n");
+        client.handle_input(b"a1 OK done\r\n* 1 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\n");
+        client.handle_input(b"a2 OK sel\r\n* 1 FETCH (UID 4 BODY[] {2}\r\nhi)\r\n");
+        client.connection_lost();
+        let outputs: Vec<ImapClientOutput> = std::iter::from_fn(|| client.poll_output()).collect();
+        assert_eq!(
+            outputs.last(),
+            Some(&ImapClientOutput::Done(Err("connection lost".to_string())))
+        );
+        assert!(outputs.contains(&ImapClientOutput::Fetched {
+            uid: 4,
+            data: Bytes::from_static(b"hi")
+        }));
+        assert_eq!((client.last_seen_uid(), client.uidvalidity()), (4, Some(5)));
+    }
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[5, 1, 2, 3, 9, 10]), "1:3,5,9:10");
+        assert_eq!(uid_set(&[7]), "7");
+    }
+}

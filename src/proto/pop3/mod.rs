@@ -17,6 +17,9 @@
 //! - Messages are expected to end in CRLF; one that does not gets a CRLF
 //!   added on the wire (RFC 1939 section 3 needs whole lines), which the
 //!   client then keeps.
+//! - Lines longer than 4096 octets (RFC 5322 section 2.1.1 caps them at
+//!   998) are not buffered: the server answers `-ERR`, the client ends
+//!   with an error.
 //!
 //! [`Mailstore`]: crate::proto::mailbox::Mailstore
 
