@@ -10,7 +10,7 @@
 //! CLOSE, UNSELECT (RFC 3691), EXPUNGE, FETCH, STORE, COPY and the UID
 //! forms of FETCH, STORE and COPY. FETCH items: FLAGS, UID, RFC822.SIZE,
 //! INTERNALDATE, RFC822, RFC822.HEADER, RFC822.TEXT, the FAST macro, and
-//! BODY[section]<partial> / BODY.PEEK[...] with the sections "", HEADER,
+//! `BODY[section]<partial>` / `BODY.PEEK[...]` with the sections "", HEADER,
 //! TEXT, HEADER.FIELDS (...) and HEADER.FIELDS.NOT (...).
 //!
 //! Deliberate simplifications:
