@@ -113,12 +113,26 @@ pub const DEFAULT_TTL: u8 = 64;
 impl Packet {
     /// A TCP packet with the default TTL.
     pub fn tcp(src: Ipv4Addr, dst: Ipv4Addr, header: TcpHeader, payload: Bytes) -> Self {
-        Packet { src, dst, ttl: DEFAULT_TTL, ident: 0, l4: L4::Tcp(header), payload }
+        Packet {
+            src,
+            dst,
+            ttl: DEFAULT_TTL,
+            ident: 0,
+            l4: L4::Tcp(header),
+            payload,
+        }
     }
 
     /// A UDP packet with the default TTL.
     pub fn udp(src: Ipv4Addr, dst: Ipv4Addr, header: UdpHeader, payload: Bytes) -> Self {
-        Packet { src, dst, ttl: DEFAULT_TTL, ident: 0, l4: L4::Udp(header), payload }
+        Packet {
+            src,
+            dst,
+            ttl: DEFAULT_TTL,
+            ident: 0,
+            l4: L4::Udp(header),
+            payload,
+        }
     }
 
     /// Bytes on the wire at the IP layer: headers plus payload.
@@ -234,8 +248,14 @@ mod tests {
             mss: Some(1460),
         };
         assert_eq!(Packet::tcp(a, b, h, Bytes::new()).wire_len(), 44);
-        let u = UdpHeader { src_port: 1, dst_port: 53 };
-        assert_eq!(Packet::udp(a, b, u, Bytes::from_static(b"abcd")).wire_len(), 32);
+        let u = UdpHeader {
+            src_port: 1,
+            dst_port: 53,
+        };
+        assert_eq!(
+            Packet::udp(a, b, u, Bytes::from_static(b"abcd")).wire_len(),
+            32
+        );
     }
 
     #[test]
@@ -245,7 +265,10 @@ mod tests {
         let p = Packet::udp(
             Ipv4Addr::new(192, 0, 2, 1),
             Ipv4Addr::new(192, 0, 2, 53),
-            UdpHeader { src_port: 5353, dst_port: 53 },
+            UdpHeader {
+                src_port: 5353,
+                dst_port: 53,
+            },
             Bytes::from_static(b"hello"),
         );
         let bytes = p.emit();

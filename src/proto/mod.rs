@@ -5,5 +5,8 @@
 //! actions. None touches a socket, the scheduler or the wall clock.
 
 pub mod dns;
+pub mod imap;
+pub mod mailbox;
 pub mod message;
+pub mod pop3;
 pub mod smtp;

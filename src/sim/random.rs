@@ -82,11 +82,12 @@ mod tests {
 
     #[test]
     fn same_name_and_seed_give_the_same_draws() {
-        let a: Vec<u64> = (0..4).map({
-            let mut r = Streams::new(7).stream("x");
-            move |_| r.next_u64()
-        })
-        .collect();
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut r = Streams::new(7).stream("x");
+                move |_| r.next_u64()
+            })
+            .collect();
         let mut r = Streams::new(7).stream("x");
         let b: Vec<u64> = (0..4).map(|_| r.next_u64()).collect();
         assert_eq!(a, b);

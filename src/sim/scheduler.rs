@@ -154,7 +154,10 @@ mod tests {
         s.schedule(SimTime(10), "a");
         s.schedule(SimTime(20), "b");
         let order: Vec<_> = std::iter::from_fn(|| s.step(SimTime::MAX)).collect();
-        assert_eq!(order, vec![(SimTime(10), "a"), (SimTime(20), "b"), (SimTime(30), "c")]);
+        assert_eq!(
+            order,
+            vec![(SimTime(10), "a"), (SimTime(20), "b"), (SimTime(30), "c")]
+        );
         assert_eq!(s.events_run(), 3);
     }
 

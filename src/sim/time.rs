@@ -95,7 +95,12 @@ impl Sub for SimTime {
 impl fmt::Display for SimTime {
     /// Seconds with nanosecond precision, e.g. `12.000340500`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09}",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 

@@ -297,7 +297,7 @@ impl TcpConnection {
             && !flags.contains(TcpFlags::RST)
         {
             self.ack_pending = true;
-            self.time_wait_at = Some(now + self.cfg.msl.mul(2));
+            self.time_wait_at = Some(now + self.cfg.msl.times(2));
             return;
         }
 
@@ -845,7 +845,7 @@ impl TcpConnection {
     fn enter_time_wait(&mut self, now: SimTime) {
         self.state = TcpState::TimeWait;
         self.rto_at = None;
-        self.time_wait_at = Some(now + self.cfg.msl.mul(2));
+        self.time_wait_at = Some(now + self.cfg.msl.times(2));
         self.events.push_back(TcpEvent::Closed);
     }
 

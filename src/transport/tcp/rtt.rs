@@ -57,12 +57,12 @@ impl RttEstimator {
             }
         }
         let srtt = self.srtt.unwrap_or(r);
-        self.set_rto(srtt + CLOCK_GRANULARITY.max(self.rttvar.mul(K)));
+        self.set_rto(srtt + CLOCK_GRANULARITY.max(self.rttvar.times(K)));
     }
 
     /// Doubles the RTO after an expiry, up to the maximum (RFC 6298 5.5).
     pub(super) fn back_off(&mut self) {
-        self.set_rto(self.rto.mul(2));
+        self.set_rto(self.rto.times(2));
     }
 
     /// Sets the RTO, rounded up to the minimum (RFC 6298 2.4) and down to
