@@ -67,9 +67,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { scenario, out, seed, transcript, quiet } => {
-            run(&scenario, &out, seed, transcript, quiet)
-        }
+        Command::Run {
+            scenario,
+            out,
+            seed,
+            transcript,
+            quiet,
+        } => run(&scenario, &out, seed, transcript, quiet),
     }
 }
 
@@ -99,7 +103,10 @@ fn run(path: &Path, out: &Path, seed: Option<u64>, transcript: bool, quiet: bool
         eprintln!("error: cannot write transcript.txt: {e}");
         return ExitCode::from(1);
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let summary = match report::write_all(&outcome, &name, out) {
         Ok(s) => s,
         Err(e) => {
@@ -111,7 +118,10 @@ fn run(path: &Path, out: &Path, seed: Option<u64>, transcript: bool, quiet: bool
         print_table(&summary, &outcome, out);
     }
     if summary.messages.lost > 0 {
-        eprintln!("error: {} (message, recipient) pairs are unaccounted for", summary.messages.lost);
+        eprintln!(
+            "error: {} (message, recipient) pairs are unaccounted for",
+            summary.messages.lost
+        );
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
@@ -125,7 +135,10 @@ fn print_table(s: &report::Summary, o: &mailsim::experiment::RunOutcome, out: &P
     println!("  simulated time    {:>12.1} s", s.sim_time_s);
     println!("  events            {:>12}", s.events);
     println!("  wall time         {:>12.3} s", wall);
-    println!("  events per second {:>12.0}", s.events as f64 / wall.max(1e-9));
+    println!(
+        "  events per second {:>12.0}",
+        s.events as f64 / wall.max(1e-9)
+    );
     println!("  messages (per recipient)");
     println!("    submitted       {:>12}", m.submitted);
     println!("    delivered       {:>12}", m.delivered);
@@ -133,13 +146,24 @@ fn print_table(s: &report::Summary, o: &mailsim::experiment::RunOutcome, out: &P
     println!("    queued          {:>12}", m.queued);
     println!("    dropped         {:>12}", m.dropped);
     println!("    lost            {:>12}", m.lost);
-    println!("  delivery latency  p50 {}  p95 {}  p99 {}  max {}",
-        fmt(s.latency_s.p50), fmt(s.latency_s.p95), fmt(s.latency_s.p99), fmt(s.latency_s.max));
-    println!("  sessions          SMTP {}  POP3 {}  IMAP {}  DNS answers {}",
-        s.services.smtp_sessions, s.services.pop3_sessions, s.services.imap_sessions,
-        s.services.dns_answered);
+    println!(
+        "  delivery latency  p50 {}  p95 {}  p99 {}  max {}",
+        fmt(s.latency_s.p50),
+        fmt(s.latency_s.p95),
+        fmt(s.latency_s.p99),
+        fmt(s.latency_s.max)
+    );
+    println!(
+        "  sessions          SMTP {}  POP3 {}  IMAP {}  DNS answers {}",
+        s.services.smtp_sessions,
+        s.services.pop3_sessions,
+        s.services.imap_sessions,
+        s.services.dns_answered
+    );
     let drops: u64 = s.network.drops.values().sum();
-    println!("  network           {} packets, {} bytes, {} dropped", s.network.packets,
-        s.network.bytes, drops);
+    println!(
+        "  network           {} packets, {} bytes, {} dropped",
+        s.network.packets, s.network.bytes, drops
+    );
     println!("  outputs in        {}", out.display());
 }

@@ -35,8 +35,11 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         scenario::Routing::Hops => Routing::Hops,
     });
 
-    let addr_of: BTreeMap<&str, Ipv4Addr> =
-        sc.hosts.iter().map(|h| (h.name.as_str(), h.address)).collect();
+    let addr_of: BTreeMap<&str, Ipv4Addr> = sc
+        .hosts
+        .iter()
+        .map(|h| (h.name.as_str(), h.address))
+        .collect();
     let host_id = |w: &World, name: &str| w.host_named(name).expect("validated host name");
 
     // DNS: one zone per domain, served by the domain's dns hosts. Every
@@ -60,22 +63,33 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
     let mut stub_zones: Vec<(String, Vec<Ipv4Addr>)> = sc
         .domains
         .iter()
-        .map(|d| (d.name.clone(), d.dns.iter().map(|n| addr_of[n.as_str()]).collect()))
+        .map(|d| {
+            (
+                d.name.clone(),
+                d.dns.iter().map(|n| addr_of[n.as_str()]).collect(),
+            )
+        })
         .collect();
     stub_zones.push((String::new(), dns_hosts.iter().map(|h| h.address).collect()));
 
     // MTAs, stores and access servers.
     for (i, h) in sc.hosts.iter().enumerate() {
         let id = host_id(&w, &h.name);
-        let stores_for: Vec<&scenario::Domain> =
-            sc.domains.iter().filter(|d| store_of(d) == Some(h.name.as_str())).collect();
+        let stores_for: Vec<&scenario::Domain> = sc
+            .domains
+            .iter()
+            .filter(|d| store_of(d) == Some(h.name.as_str()))
+            .collect();
         if let Some(cfg) = &h.mta {
             let settings = MtaSettings {
                 retry_initial: cfg.retry_initial,
                 retry_backoff: cfg.retry_backoff,
                 retry_max: cfg.retry_max,
                 queue_lifetime: cfg.queue_lifetime,
-                local_domains: stores_for.iter().map(|d| d.name.to_ascii_lowercase()).collect(),
+                local_domains: stores_for
+                    .iter()
+                    .map(|d| d.name.to_ascii_lowercase())
+                    .collect(),
                 mx_for: sc
                     .domains
                     .iter()
@@ -110,7 +124,11 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
     let passwords: BTreeMap<String, String> = sc
         .domains
         .iter()
-        .flat_map(|d| d.users.iter().map(move |u| (format!("{}@{}", u.local, d.name), u)))
+        .flat_map(|d| {
+            d.users
+                .iter()
+                .map(move |u| (format!("{}@{}", u.local, d.name), u))
+        })
         .map(|(a, u)| (a.to_ascii_lowercase(), u.password.clone()))
         .collect();
     for c in &sc.clients {
@@ -124,7 +142,10 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         });
         let cfg = AgentConfig {
             user: c.user.clone(),
-            password: passwords.get(&c.user.to_ascii_lowercase()).cloned().unwrap_or_default(),
+            password: passwords
+                .get(&c.user.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_default(),
             host: host_id(&w, &c.host),
             submit: host_id(&w, &c.submit),
             fetch,
@@ -150,14 +171,20 @@ fn root_zone(mname: &str) -> Zone {
 
 /// The host holding a domain's mailboxes.
 fn store_of(d: &scenario::Domain) -> Option<&str> {
-    d.store.as_deref().or_else(|| d.mx.iter().min_by_key(|(_, p)| *p).map(|(h, _)| h.as_str()))
+    d.store
+        .as_deref()
+        .or_else(|| d.mx.iter().min_by_key(|(_, p)| *p).map(|(h, _)| h.as_str()))
 }
 
 /// The zone of every domain: SOA and NS, an A record for each host named
 /// within it (the most specific domain wins), its MX records, and the
 /// scenario's extra records.
 fn zones(sc: &Scenario) -> Vec<Zone> {
-    let names: BTreeSet<String> = sc.domains.iter().map(|d| d.name.to_ascii_lowercase()).collect();
+    let names: BTreeSet<String> = sc
+        .domains
+        .iter()
+        .map(|d| d.name.to_ascii_lowercase())
+        .collect();
     let zone_of = |name: &str| -> Option<String> {
         let name = name.to_ascii_lowercase();
         names
@@ -170,7 +197,11 @@ fn zones(sc: &Scenario) -> Vec<Zone> {
         .iter()
         .map(|d| {
             let origin = d.name.to_ascii_lowercase();
-            let mname = d.dns.first().cloned().unwrap_or_else(|| format!("ns.{origin}"));
+            let mname = d
+                .dns
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("ns.{origin}"));
             let soa = Soa {
                 mname,
                 rname: format!("hostmaster.{origin}"),
@@ -182,7 +213,11 @@ fn zones(sc: &Scenario) -> Vec<Zone> {
             };
             let mut z = Zone::new(&origin, soa, d.ttl);
             let mut add = |name: &str, data: RecordData, ttl: u32| {
-                let _ = z.add(ZoneRecord { name: name.to_ascii_lowercase(), ttl, data });
+                let _ = z.add(ZoneRecord {
+                    name: name.to_ascii_lowercase(),
+                    ttl,
+                    data,
+                });
             };
             for ns in &d.dns {
                 add(&origin, RecordData::Ns(ns.clone()), d.ttl);
@@ -193,9 +228,20 @@ fn zones(sc: &Scenario) -> Vec<Zone> {
                 }
             }
             for (host, pref) in &d.mx {
-                add(&origin, RecordData::Mx { preference: *pref, exchange: host.clone() }, d.ttl);
+                add(
+                    &origin,
+                    RecordData::Mx {
+                        preference: *pref,
+                        exchange: host.clone(),
+                    },
+                    d.ttl,
+                );
             }
-            for r in sc.records.iter().filter(|r| r.zone.eq_ignore_ascii_case(&origin)) {
+            for r in sc
+                .records
+                .iter()
+                .filter(|r| r.zone.eq_ignore_ascii_case(&origin))
+            {
                 if let Some(data) = record_data(r) {
                     add(&r.name, data, r.ttl);
                 }
@@ -210,7 +256,10 @@ fn record_data(r: &scenario::Record) -> Option<RecordData> {
         RecordKind::A => RecordData::A(r.value.parse().ok()?),
         RecordKind::Mx => {
             let (p, host) = r.value.split_once(' ')?;
-            RecordData::Mx { preference: p.trim().parse().ok()?, exchange: host.trim().to_string() }
+            RecordData::Mx {
+                preference: p.trim().parse().ok()?,
+                exchange: host.trim().to_string(),
+            }
         }
         RecordKind::Ns => RecordData::Ns(r.value.clone()),
         RecordKind::Cname => RecordData::Cname(r.value.clone()),

@@ -32,11 +32,7 @@ pub struct RunOutcome {
 /// Runs `scenario` with `seed` (the scenario's own unless overridden)
 /// until its duration or until no events remain. `prepare` may attach a
 /// transcript before the first event.
-pub fn run(
-    scenario: &Scenario,
-    seed: Option<u64>,
-    prepare: impl FnOnce(&mut World),
-) -> RunOutcome {
+pub fn run(scenario: &Scenario, seed: Option<u64>, prepare: impl FnOnce(&mut World)) -> RunOutcome {
     let seed = seed.unwrap_or(scenario.run.seed);
     let started = Instant::now();
     let mut world = build(scenario, seed);
@@ -46,8 +42,17 @@ pub fn run(
     while let Some(token) = world.step(limit) {
         driver.handle(token, &mut world);
     }
-    let sim_time = if world.sched.pending() > 0 { limit } else { world.now() };
+    let sim_time = if world.sched.pending() > 0 {
+        limit
+    } else {
+        world.now()
+    };
     world.sched.advance_to(sim_time);
     let _ = world.transcript.flush();
-    RunOutcome { world, seed, sim_time, wall: started.elapsed() }
+    RunOutcome {
+        world,
+        seed,
+        sim_time,
+        wall: started.elapsed(),
+    }
 }

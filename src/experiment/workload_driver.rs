@@ -44,7 +44,13 @@ impl<'a> Driver<'a> {
             for s in &wl.senders {
                 let Some(agent) = w.agent_of(s) else { continue };
                 let rng = streams.stream(&format!("workload/{wi}/{}", s.to_ascii_lowercase()));
-                senders.push(Sender { workload: wi, agent, address: s.clone(), rng, sent: 0 });
+                senders.push(Sender {
+                    workload: wi,
+                    agent,
+                    address: s.clone(),
+                    rng,
+                    sent: 0,
+                });
             }
         }
         let mut d = Driver { sc, seed, senders };
@@ -94,7 +100,10 @@ impl<'a> Driver<'a> {
             let size = draw_size(&wl.size, &mut s.rng) as usize;
             let domain = s.address.rsplit_once('@').map(|x| x.1).unwrap_or("mailsim");
             let local = s.address.split('@').next().unwrap_or("user");
-            let id = format!("<w{}.{}.{}.{}@{}>", s.workload, local, s.sent, self.seed, domain);
+            let id = format!(
+                "<w{}.{}.{}.{}@{}>",
+                s.workload, local, s.sent, self.seed, domain
+            );
             let subject = format!("Message {} from {}", s.sent, s.address);
             let unix = w.unix(now);
             let data =
@@ -107,7 +116,9 @@ impl<'a> Driver<'a> {
 
     fn scripted_send(&mut self, i: usize, w: &mut World) {
         let s = &self.sc.sends[i];
-        let Some(agent) = w.agent_of(&s.from) else { return };
+        let Some(agent) = w.agent_of(&s.from) else {
+            return;
+        };
         let data = Bytes::from(message::normalize_line_endings(&s.data));
         w.compose(agent, s.to.clone(), data);
     }
@@ -164,8 +175,12 @@ fn pick_recipient(wl: &Workload, sender: &str, rng: &mut SimRng) -> Option<Strin
 fn draw_size(d: &SizeDist, rng: &mut SimRng) -> u64 {
     let v = match *d {
         SizeDist::Fixed(v) => v as f64,
-        SizeDist::LogNormal { median, sigma } => median as f64 * (sigma * standard_normal(rng)).exp(),
-        SizeDist::Uniform { min, max } => min as f64 + uniform(rng) * (max.saturating_sub(min)) as f64,
+        SizeDist::LogNormal { median, sigma } => {
+            median as f64 * (sigma * standard_normal(rng)).exp()
+        }
+        SizeDist::Uniform { min, max } => {
+            min as f64 + uniform(rng) * (max.saturating_sub(min)) as f64
+        }
     };
     v.clamp(200.0, 50.0e6) as u64
 }

@@ -1,7 +1,7 @@
 //! Nodes, channels (one per link direction), store-and-forward and routing.
 
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 
 use petgraph::graph::{NodeIndex, UnGraph};
@@ -182,7 +182,12 @@ impl Network {
     /// Adds a node; hosts need an address. Names must be unique.
     pub fn add_node(&mut self, name: &str, kind: NodeKind, addr: Option<Ipv4Addr>) -> NodeId {
         let id = self.nodes.len();
-        self.nodes.push(Node { name: name.to_string(), kind, addr, up: true });
+        self.nodes.push(Node {
+            name: name.to_string(),
+            kind,
+            addr,
+            up: true,
+        });
         self.graph.add_node(id);
         self.by_name.insert(name.to_string(), id);
         if let Some(a) = addr {
@@ -195,12 +200,16 @@ impl Network {
     pub fn add_link(&mut self, a: NodeId, b: NodeId, params: LinkParams) -> (ChannelId, ChannelId) {
         let ab = self.add_channel(a, b, params);
         let ba = self.add_channel(b, a, params);
-        self.graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), (ab, ba));
+        self.graph
+            .add_edge(NodeIndex::new(a), NodeIndex::new(b), (ab, ba));
         (ab, ba)
     }
 
     fn add_channel(&mut self, from: NodeId, to: NodeId, params: LinkParams) -> ChannelId {
-        let name = format!("link/{}>{}/loss", self.nodes[from].name, self.nodes[to].name);
+        let name = format!(
+            "link/{}>{}/loss",
+            self.nodes[from].name, self.nodes[to].name
+        );
         self.channels.push(Channel {
             from,
             to,
@@ -217,8 +226,9 @@ impl Network {
     /// Computes the static routing tables; call once after the topology is
     /// complete.
     pub fn compute_routes(&mut self, routing: Routing) {
-        let hosts: Vec<NodeId> =
-            (0..self.nodes.len()).filter(|&n| self.nodes[n].kind == NodeKind::Host).collect();
+        let hosts: Vec<NodeId> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].kind == NodeKind::Host)
+            .collect();
         self.host_index = hosts.iter().enumerate().map(|(i, &n)| (n, i)).collect();
         self.routes = vec![vec![NONE; hosts.len()]; self.nodes.len()];
         for (hi, &dest) in hosts.iter().enumerate() {
@@ -307,7 +317,12 @@ impl Network {
 
     /// The MTU of the first link on a host (the one TCP takes its MSS from).
     pub fn host_mtu(&self, node: NodeId) -> u16 {
-        self.channels.iter().filter(|c| c.from == node).map(|c| c.params.mtu).min().unwrap_or(1500)
+        self.channels
+            .iter()
+            .filter(|c| c.from == node)
+            .map(|c| c.params.mtu)
+            .min()
+            .unwrap_or(1500)
     }
 
     /// Marks a node up or down. Packets reaching a down node are dropped.
@@ -494,7 +509,10 @@ mod tests {
     }
 
     fn udp(src: u8, dst: u8, len: usize) -> Packet {
-        let h = UdpHeader { src_port: 1, dst_port: 2 };
+        let h = UdpHeader {
+            src_port: 1,
+            dst_port: 2,
+        };
         Packet::udp(addr(src), addr(dst), h, Bytes::from(vec![0u8; len]))
     }
 
@@ -598,7 +616,11 @@ mod tests {
         let got = run(&mut n, &mut s).len() as f64;
         let lost = n.drops()[&DropReason::Loss] as f64;
         assert_eq!(got + lost, 20_000.0);
-        assert!((lost / 20_000.0 - 0.05).abs() < 0.006, "lost share {}", lost / 20_000.0);
+        assert!(
+            (lost / 20_000.0 - 0.05).abs() < 0.006,
+            "lost share {}",
+            lost / 20_000.0
+        );
     }
 
     #[test]

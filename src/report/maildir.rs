@@ -38,9 +38,16 @@ fn write_folder(dir: &Path, folder: &Folder, host: &str) -> io::Result<()> {
         fs::create_dir_all(dir.join(sub))?;
     }
     for m in &folder.messages {
-        let base = format!("{}.M{}U{}.{}", m.internal_date.as_nanos() / 1_000_000_000, m.internal_date.as_nanos() % 1_000_000_000, m.uid, host);
+        let base = format!(
+            "{}.M{}U{}.{}",
+            m.internal_date.as_nanos() / 1_000_000_000,
+            m.internal_date.as_nanos() % 1_000_000_000,
+            m.uid,
+            host
+        );
         let path = if m.flags.seen {
-            dir.join("cur").join(format!("{base}:2,{}", flag_letters(m)))
+            dir.join("cur")
+                .join(format!("{base}:2,{}", flag_letters(m)))
         } else {
             dir.join("new").join(base)
         };
@@ -52,7 +59,13 @@ fn write_folder(dir: &Path, folder: &Folder, host: &str) -> io::Result<()> {
 fn flag_letters(m: &StoredMessage) -> String {
     let f = &m.flags;
     let mut s = String::new();
-    for (on, c) in [(f.draft, 'D'), (f.flagged, 'F'), (f.answered, 'R'), (f.seen, 'S'), (f.deleted, 'T')] {
+    for (on, c) in [
+        (f.draft, 'D'),
+        (f.flagged, 'F'),
+        (f.answered, 'R'),
+        (f.seen, 'S'),
+        (f.deleted, 'T'),
+    ] {
         if on {
             s.push(c);
         }

@@ -94,7 +94,11 @@ fn write_links(run: &RunOutcome, path: &Path) -> io::Result<()> {
     for c in net.channels() {
         let drops: u64 = c.stats.drops.values().sum();
         let by = |r| c.stats.drops.get(&r).copied().unwrap_or(0).to_string();
-        let util = if span > 0.0 { c.stats.busy.as_secs_f64() / span } else { 0.0 };
+        let util = if span > 0.0 {
+            c.stats.busy.as_secs_f64() / span
+        } else {
+            0.0
+        };
         w.write_record([
             &net.node(c.from).name,
             &net.node(c.to).name,

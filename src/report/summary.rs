@@ -134,7 +134,11 @@ pub fn summarize(run: &RunOutcome, scenario: &str) -> Summary {
         .msgs
         .iter()
         .filter_map(|m| m.accepted.map(|a| (a, m)))
-        .flat_map(|(a, m)| m.rcpts.iter().filter_map(move |r| r.fetched.map(|f| (f - a).as_secs_f64())))
+        .flat_map(|(a, m)| {
+            m.rcpts
+                .iter()
+                .filter_map(move |r| r.fetched.map(|f| (f - a).as_secs_f64()))
+        })
         .collect();
     let s = &w.stats;
     let chans = w.net.channels();
@@ -170,7 +174,12 @@ pub fn summarize(run: &RunOutcome, scenario: &str) -> Summary {
         network: Network {
             packets: chans.iter().map(|c| c.stats.packets).sum(),
             bytes: chans.iter().map(|c| c.stats.bytes).sum(),
-            drops: w.net.drops().iter().map(|(r, n)| (r.as_str().to_string(), *n)).collect(),
+            drops: w
+                .net
+                .drops()
+                .iter()
+                .map(|(r, n)| (r.as_str().to_string(), *n))
+                .collect(),
         },
     }
 }

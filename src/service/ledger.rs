@@ -113,7 +113,9 @@ impl Ledger {
     /// The record of `addr` in message `msg`, if it is a recipient.
     pub fn rcpt_mut(&mut self, msg: MsgId, addr: &str) -> Option<&mut RcptRecord> {
         let m = self.msgs.get_mut(msg as usize)?;
-        m.rcpts.iter_mut().find(|r| r.addr.eq_ignore_ascii_case(addr))
+        m.rcpts
+            .iter_mut()
+            .find(|r| r.addr.eq_ignore_ascii_case(addr))
     }
 
     /// Marks the first acceptance by an MTA (later hops keep the first).
@@ -205,7 +207,12 @@ mod tests {
     #[test]
     fn a_pending_recipient_nobody_holds_is_lost() {
         let mut l = Ledger::default();
-        let m = l.compose("a@x", &["b@y".into(), "c@y".into(), "B@y".into()], 10, SimTime::ZERO);
+        let m = l.compose(
+            "a@x",
+            &["b@y".into(), "c@y".into(), "B@y".into()],
+            10,
+            SimTime::ZERO,
+        );
         assert_eq!(l.msgs[0].rcpts.len(), 2);
         l.settle(m, "b@y", Fate::Delivered, SimTime::from_secs(1));
         let b = l.balance(|_, _| false);
@@ -218,7 +225,12 @@ mod tests {
     fn a_settled_fate_is_never_overwritten() {
         let mut l = Ledger::default();
         let m = l.compose("a@x", &["b@y".into()], 10, SimTime::ZERO);
-        l.settle(m, "b@y", Fate::Bounced("5.1.1".into()), SimTime::from_secs(1));
+        l.settle(
+            m,
+            "b@y",
+            Fate::Bounced("5.1.1".into()),
+            SimTime::from_secs(1),
+        );
         l.settle(m, "b@y", Fate::Delivered, SimTime::from_secs(2));
         assert_eq!(l.msgs[0].rcpts[0].fate, Fate::Bounced("5.1.1".into()));
         assert_eq!(l.msgs[0].rcpts[0].delivered, None);

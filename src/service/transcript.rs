@@ -23,7 +23,10 @@ pub struct Transcript {
 impl Transcript {
     /// A transcript writing to `out`.
     pub fn to_writer(out: Box<dyn Write>) -> Self {
-        Transcript { out: Some(out), failed: false }
+        Transcript {
+            out: Some(out),
+            failed: false,
+        }
     }
 
     /// Whether lines are being recorded (callers skip formatting if not).
@@ -56,8 +59,10 @@ impl Transcript {
     /// Records one line.
     pub fn line(&mut self, now: SimTime, proto: &str, from: &str, to: &str, line: &str) {
         let Some(out) = self.out.as_mut() else { return };
-        let shown: String =
-            line.chars().map(|c| if c.is_control() && c != '\t' { '.' } else { c }).collect();
+        let shown: String = line
+            .chars()
+            .map(|c| if c.is_control() && c != '\t' { '.' } else { c })
+            .collect();
         if writeln!(out, "{now} {proto:<4} {from} > {to}: {shown}").is_err() {
             self.failed = true;
         }

@@ -115,7 +115,9 @@ impl World {
 
     /// The client of `user`, if there is one.
     pub fn agent_of(&self, user: &str) -> Option<AgentId> {
-        self.agents.iter().position(|a| a.cfg.user.eq_ignore_ascii_case(user))
+        self.agents
+            .iter()
+            .position(|a| a.cfg.user.eq_ignore_ascii_case(user))
     }
 
     /// The user composes a message: it enters the ledger and the outbox,
@@ -124,8 +126,14 @@ impl World {
         let now = self.now();
         let user = self.agents[a].cfg.user.clone();
         let msg = self.ledger.compose(&user, &rcpts, data.len(), now);
-        let rcpts = self.ledger.msgs[msg as usize].rcpts.iter().map(|r| r.addr.clone()).collect();
-        self.agents[a].outbox.push_back(Outgoing { msg, rcpts, data });
+        let rcpts = self.ledger.msgs[msg as usize]
+            .rcpts
+            .iter()
+            .map(|r| r.addr.clone())
+            .collect();
+        self.agents[a]
+            .outbox
+            .push_back(Outgoing { msg, rcpts, data });
         self.agent_try_submit(a);
         msg
     }
@@ -135,7 +143,9 @@ impl World {
         if agent.submitting || agent.retry_pending || !self.hosts[agent.host].up {
             return;
         }
-        let Some(out) = agent.outbox.front() else { return };
+        let Some(out) = agent.outbox.front() else {
+            return;
+        };
         agent.submitting = true;
         let env = Envelope {
             mail_from: agent.cfg.user.clone(),
@@ -147,7 +157,12 @@ impl World {
         let helo = self.hosts[host].name.clone();
         let dst = self.hosts[submit].addr;
         let client = SmtpClient::new(&helo, env);
-        let role = Role::SmtpSubmit { client, agent: a, msg, done: false };
+        let role = Role::SmtpSubmit {
+            client,
+            agent: a,
+            msg,
+            done: false,
+        };
         self.connect(host, dst, PORT_SUBMISSION, role);
     }
 
@@ -178,14 +193,17 @@ impl World {
             front.rcpts = retry;
         }
         agent.retry_pending = true;
-        self.sched.schedule(now + SUBMIT_RETRY, Event::OutboxRetry(a));
+        self.sched
+            .schedule(now + SUBMIT_RETRY, Event::OutboxRetry(a));
     }
 
     /// Time to check the mailbox: connect unless a fetch is under way.
     pub(super) fn agent_poll(&mut self, a: AgentId) {
         let now = self.now();
         let agent = &mut self.agents[a];
-        let Some(f) = agent.cfg.fetch.clone() else { return };
+        let Some(f) = agent.cfg.fetch.clone() else {
+            return;
+        };
         self.sched.schedule(now + f.every, Event::Poll(a));
         if agent.fetching || !self.hosts[agent.host].up {
             return;
@@ -194,17 +212,33 @@ impl World {
         let (user, pass) = (agent.cfg.user.clone(), agent.cfg.password.clone());
         let role = match f.protocol {
             FetchProtocol::Pop3 { keep } => {
-                let mode = if keep { Pop3Mode::Keep } else { Pop3Mode::Delete };
+                let mode = if keep {
+                    Pop3Mode::Keep
+                } else {
+                    Pop3Mode::Delete
+                };
                 let client = Pop3Client::new(&user, &pass, mode, agent.pop3_seen.clone());
-                Role::Pop3Fetch { client, agent: a, done: false }
+                Role::Pop3Fetch {
+                    client,
+                    agent: a,
+                    done: false,
+                }
             }
             FetchProtocol::Imap => {
                 let client =
                     ImapClient::new(&user, &pass, agent.imap_last_uid, agent.imap_uidvalidity);
-                Role::ImapFetch { client, agent: a, done: false }
+                Role::ImapFetch {
+                    client,
+                    agent: a,
+                    done: false,
+                }
             }
         };
-        let port = if matches!(f.protocol, FetchProtocol::Imap) { PORT_IMAP } else { PORT_POP3 };
+        let port = if matches!(f.protocol, FetchProtocol::Imap) {
+            PORT_IMAP
+        } else {
+            PORT_POP3
+        };
         let (host, dst) = (agent.host, self.hosts[f.server].addr);
         self.connect(host, dst, port, role);
     }
@@ -223,7 +257,9 @@ impl World {
         let agent = &self.agents[a];
         let Some(f) = &agent.cfg.fetch else { return };
         let user = agent.cfg.user.to_ascii_lowercase();
-        let Some(&msg) = self.stored.get(&(f.server, user.clone(), uid)) else { return };
+        let Some(&msg) = self.stored.get(&(f.server, user.clone(), uid)) else {
+            return;
+        };
         if let Some(r) = self.ledger.rcpt_mut(msg, &user) {
             r.fetched.get_or_insert(now);
         }

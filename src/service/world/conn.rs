@@ -22,19 +22,39 @@ use crate::service::ledger::MsgId;
 /// What a connection is for.
 pub(super) enum Role {
     /// An SMTP server session (relay on 25 or submission on 587).
-    SmtpIn { session: SmtpServer, submission: bool },
+    SmtpIn {
+        session: SmtpServer,
+        submission: bool,
+    },
     /// An MTA relaying queue entry `qid`.
-    SmtpRelay { client: SmtpClient, qid: u64, done: bool },
+    SmtpRelay {
+        client: SmtpClient,
+        qid: u64,
+        done: bool,
+    },
     /// A client submitting message `msg`.
-    SmtpSubmit { client: SmtpClient, agent: AgentId, msg: MsgId, done: bool },
+    SmtpSubmit {
+        client: SmtpClient,
+        agent: AgentId,
+        msg: MsgId,
+        done: bool,
+    },
     /// A POP3 server session.
     Pop3In(Pop3Server),
     /// An IMAP server session.
     ImapIn(ImapServer),
     /// A client fetching by POP3.
-    Pop3Fetch { client: Pop3Client, agent: AgentId, done: bool },
+    Pop3Fetch {
+        client: Pop3Client,
+        agent: AgentId,
+        done: bool,
+    },
     /// A client fetching by IMAP.
-    ImapFetch { client: ImapClient, agent: AgentId, done: bool },
+    ImapFetch {
+        client: ImapClient,
+        agent: AgentId,
+        done: bool,
+    },
 }
 
 impl Role {
@@ -62,7 +82,9 @@ impl World {
     /// Works on connection `cid` with `f`, then drives it: hands TCP's
     /// events to the session, sends what TCP has, re-arms its timer.
     pub(super) fn with_conn(&mut self, cid: ConnId, f: impl FnOnce(&mut World, &mut Conn)) {
-        let Some(mut c) = self.conns.get_mut(cid).and_then(Option::take) else { return };
+        let Some(mut c) = self.conns.get_mut(cid).and_then(Option::take) else {
+            return;
+        };
         f(self, &mut c);
         self.drive(cid, c);
     }
@@ -101,7 +123,11 @@ impl World {
     }
 
     pub(super) fn on_tcp_timer(&mut self, cid: ConnId, generation: u64) {
-        let live = self.conns.get(cid).and_then(Option::as_ref).map(|c| c.generation);
+        let live = self
+            .conns
+            .get(cid)
+            .and_then(Option::as_ref)
+            .map(|c| c.generation);
         if live != Some(generation) {
             return;
         }
@@ -136,7 +162,10 @@ impl World {
     fn feed(&mut self, c: &mut Conn, bytes: &[u8]) {
         let now = self.now();
         match &mut c.role {
-            Role::SmtpIn { session, submission } => {
+            Role::SmtpIn {
+                session,
+                submission,
+            } => {
                 let sub = *submission;
                 let mut policy = self.rcpt_policy(c.host, sub);
                 session.handle_input(bytes, &mut policy);
@@ -164,10 +193,26 @@ impl World {
     /// closed first, a crash): clients report what is unresolved.
     fn lost(&mut self, c: &mut Conn) {
         match &mut c.role {
-            Role::SmtpRelay { client, done: false, .. }
-            | Role::SmtpSubmit { client, done: false, .. } => client.connection_lost(),
-            Role::Pop3Fetch { client, done: false, .. } => client.connection_lost(),
-            Role::ImapFetch { client, done: false, .. } => client.connection_lost(),
+            Role::SmtpRelay {
+                client,
+                done: false,
+                ..
+            }
+            | Role::SmtpSubmit {
+                client,
+                done: false,
+                ..
+            } => client.connection_lost(),
+            Role::Pop3Fetch {
+                client,
+                done: false,
+                ..
+            } => client.connection_lost(),
+            Role::ImapFetch {
+                client,
+                done: false,
+                ..
+            } => client.connection_lost(),
             Role::Pop3In(s) => s.connection_lost(),
             Role::ImapIn(s) => s.connection_lost(),
             _ => {}
@@ -180,13 +225,17 @@ impl World {
     pub(super) fn pump(&mut self, c: &mut Conn) {
         loop {
             let progressed = match &mut c.role {
-                Role::SmtpIn { session, submission } => match session.poll_output() {
+                Role::SmtpIn {
+                    session,
+                    submission,
+                } => match session.poll_output() {
                     None => false,
                     Some(ServerOutput::Reply(b)) => self.write(c_ref(c), &b),
                     Some(ServerOutput::Message(env)) => {
                         let sub = *submission;
                         let helo = session.helo_name().unwrap_or("unknown").to_string();
-                        let r = self.mta_accept_smtp(c.host, c.remote, c.local_port, env, &helo, sub);
+                        let r =
+                            self.mta_accept_smtp(c.host, c.remote, c.local_port, env, &helo, sub);
                         let mut policy = self.rcpt_policy(c.host, sub);
                         if let Role::SmtpIn { session, .. } = &mut c.role {
                             session.complete_message(r, &mut policy);
@@ -209,7 +258,12 @@ impl World {
                         true
                     }
                 },
-                Role::SmtpSubmit { client, agent, msg, done } => match client.poll_output() {
+                Role::SmtpSubmit {
+                    client,
+                    agent,
+                    msg,
+                    done,
+                } => match client.poll_output() {
                     None => false,
                     Some(ClientOutput::Send(b)) => self.write(c_ref(c), &b),
                     Some(ClientOutput::Done(outcome)) => {
@@ -236,7 +290,11 @@ impl World {
                         true
                     }
                 },
-                Role::Pop3Fetch { client, agent, done } => match client.poll_output() {
+                Role::Pop3Fetch {
+                    client,
+                    agent,
+                    done,
+                } => match client.poll_output() {
                     None => false,
                     Some(Pop3ClientOutput::Send(b)) => self.write(c_ref(c), &b),
                     Some(Pop3ClientOutput::Fetched { uidl, data }) => {
@@ -253,7 +311,11 @@ impl World {
                         true
                     }
                 },
-                Role::ImapFetch { client, agent, done } => match client.poll_output() {
+                Role::ImapFetch {
+                    client,
+                    agent,
+                    done,
+                } => match client.poll_output() {
                     None => false,
                     Some(ImapClientOutput::Send(b)) => self.write(c_ref(c), &b),
                     Some(ImapClientOutput::Fetched { uid, data }) => {
@@ -311,7 +373,10 @@ impl World {
                     max_rcpts: 100,
                 };
                 self.stats.smtp_sessions += 1;
-                Role::SmtpIn { session: SmtpServer::new(cfg, src), submission }
+                Role::SmtpIn {
+                    session: SmtpServer::new(cfg, src),
+                    submission,
+                }
             }
             PORT_POP3 if host.pop3 && host.store.is_some() => {
                 self.stats.pop3_sessions += 1;
@@ -350,7 +415,15 @@ impl World {
         role: Role,
     ) -> ConnId {
         self.next_gen += 1;
-        let c = Conn { host: h, local_port, remote, tcp, role, timer: None, generation: self.next_gen };
+        let c = Conn {
+            host: h,
+            local_port,
+            remote,
+            tcp,
+            role,
+            timer: None,
+            generation: self.next_gen,
+        };
         let cid = match self.free_conns.pop() {
             Some(cid) => {
                 self.conns[cid] = Some(c);
@@ -373,7 +446,8 @@ impl World {
         if let Some((_, key)) = c.timer.take() {
             self.sched.cancel(key);
         }
-        self.demux.remove(&(c.host, c.local_port, c.remote.0, c.remote.1));
+        self.demux
+            .remove(&(c.host, c.local_port, c.remote.0, c.remote.1));
         self.conns[cid] = None;
         self.free_conns.push(cid);
     }
@@ -381,7 +455,9 @@ impl World {
     /// The host crashed: the connection vanishes without a word on the
     /// wire; its session settles as if the peer had gone.
     pub(super) fn crash_conn(&mut self, cid: ConnId) {
-        let Some(mut c) = self.conns[cid].take() else { return };
+        let Some(mut c) = self.conns[cid].take() else {
+            return;
+        };
         c.tcp.abort();
         while c.tcp.poll_transmit(self.now()).is_some() {}
         self.finish_conn(cid, c);
@@ -390,11 +466,18 @@ impl World {
     /// The connection at the other end of an SMTP session on this world,
     /// if the peer is simulated here: used to carry message identity in
     /// the ledger (bookkeeping only; the bytes decide everything else).
-    pub(super) fn peer_msg(&self, local: HostId, remote: (Ipv4Addr, u16), local_port: u16) -> Option<PeerTag> {
+    pub(super) fn peer_msg(
+        &self,
+        local: HostId,
+        remote: (Ipv4Addr, u16),
+        local_port: u16,
+    ) -> Option<PeerTag> {
         let peer_node = self.net.node_of(remote.0)?;
         let peer_host = self.host_by_node[peer_node]?;
         let my_addr = self.hosts[local].addr;
-        let cid = *self.demux.get(&(peer_host, remote.1, my_addr, local_port))?;
+        let cid = *self
+            .demux
+            .get(&(peer_host, remote.1, my_addr, local_port))?;
         match &self.conns[cid].as_ref()?.role {
             Role::SmtpSubmit { msg, .. } => Some(PeerTag::Submission(*msg)),
             Role::SmtpRelay { qid, .. } => Some(PeerTag::Relay(peer_host, *qid)),
@@ -420,5 +503,10 @@ pub(super) struct ConnRef<'a> {
 }
 
 fn c_ref(c: &mut Conn) -> ConnRef<'_> {
-    ConnRef { host: c.host, remote: c.remote, protocol: c.role.protocol(), tcp: &mut c.tcp }
+    ConnRef {
+        host: c.host,
+        remote: c.remote,
+        protocol: c.role.protocol(),
+        tcp: &mut c.tcp,
+    }
 }

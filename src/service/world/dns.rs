@@ -15,10 +15,17 @@ impl World {
     pub(super) fn on_datagram(&mut self, h: HostId, src: Ipv4Addr, hdr: UdpHeader, payload: Bytes) {
         match hdr.dst_port {
             PORT_DNS if self.hosts[h].dns.is_some() => {
-                let Some(auth) = self.hosts[h].dns.as_ref() else { return };
-                let Some(reply) = auth.handle_query(&payload) else { return };
+                let Some(auth) = self.hosts[h].dns.as_ref() else {
+                    return;
+                };
+                let Some(reply) = auth.handle_query(&payload) else {
+                    return;
+                };
                 self.stats.dns_answered += 1;
-                let out = UdpHeader { src_port: PORT_DNS, dst_port: hdr.src_port };
+                let out = UdpHeader {
+                    src_port: PORT_DNS,
+                    dst_port: hdr.src_port,
+                };
                 self.log_dns(h, src, &reply);
                 self.emit_datagram(h, src, out, Bytes::from(reply));
             }
@@ -46,19 +53,34 @@ impl World {
     /// re-arms its timer.
     pub(super) fn drive_resolver(&mut self, h: HostId) {
         loop {
-            let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-            let Some((server, query)) = mta.resolver.poll_transmit() else { break };
-            let hdr = UdpHeader { src_port: PORT_RESOLVER, dst_port: PORT_DNS };
+            let Some(mta) = self.hosts[h].mta.as_mut() else {
+                return;
+            };
+            let Some((server, query)) = mta.resolver.poll_transmit() else {
+                break;
+            };
+            let hdr = UdpHeader {
+                src_port: PORT_RESOLVER,
+                dst_port: PORT_DNS,
+            };
             self.log_dns(h, server, &query);
             self.emit_datagram(h, server, hdr, Bytes::from(query));
         }
         loop {
-            let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-            let Some((lookup, result)) = mta.resolver.poll_result() else { break };
-            let Some(qid) = mta.lookups.remove(&lookup.0) else { continue };
+            let Some(mta) = self.hosts[h].mta.as_mut() else {
+                return;
+            };
+            let Some((lookup, result)) = mta.resolver.poll_result() else {
+                break;
+            };
+            let Some(qid) = mta.lookups.remove(&lookup.0) else {
+                continue;
+            };
             self.mta_mx_result(h, qid, result);
         }
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
         let due = mta.resolver.poll_timeout();
         if due != mta.resolver_timer.map(|t| t.0) {
             if let Some((_, key)) = mta.resolver_timer.take() {

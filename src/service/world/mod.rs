@@ -220,9 +220,16 @@ impl World {
 
     /// Starts an MTA on `host`.
     pub fn enable_mta(&mut self, host: HostId, settings: MtaSettings, resolver: ResolverConfig) {
-        let first_id = self.streams.stream(&format!("dns/id/{}", self.hosts[host].name)).next_u32();
+        let first_id = self
+            .streams
+            .stream(&format!("dns/id/{}", self.hosts[host].name))
+            .next_u32();
         let h = &mut self.hosts[host];
-        h.mta = Some(mta::Mta::new(h.name.clone(), settings, Resolver::new(resolver, first_id as u16)));
+        h.mta = Some(mta::Mta::new(
+            h.name.clone(),
+            settings,
+            Resolver::new(resolver, first_id as u16),
+        ));
     }
 
     /// Gives `host` a mail store (the caller adds accounts through
@@ -307,7 +314,9 @@ impl World {
 
     /// A packet reached host `node`: demultiplex by protocol and port.
     fn on_packet(&mut self, node: NodeId, p: Packet) {
-        let Some(h) = self.host_by_node.get(node).copied().flatten() else { return };
+        let Some(h) = self.host_by_node.get(node).copied().flatten() else {
+            return;
+        };
         if !self.hosts[h].up {
             return;
         }
@@ -325,7 +334,8 @@ impl World {
         }
         let node = self.hosts[h].node;
         if let Some(p) = self.net.send(&mut self.sched, node, p) {
-            self.sched.schedule(self.sched.now(), Event::Loopback(node, p));
+            self.sched
+                .schedule(self.sched.now(), Event::Loopback(node, p));
         }
     }
 
@@ -388,8 +398,9 @@ impl World {
             return;
         }
         self.mta_flush(h);
-        let agents: Vec<AgentId> =
-            (0..self.agents.len()).filter(|&a| self.agents[a].host == h).collect();
+        let agents: Vec<AgentId> = (0..self.agents.len())
+            .filter(|&a| self.agents[a].host == h)
+            .collect();
         for a in agents {
             self.agent_try_submit(a);
         }
@@ -399,13 +410,21 @@ impl World {
     /// `addr` of message `msg` (for the ledger's balance).
     pub fn holds(&self, msg: MsgId, addr: &str) -> bool {
         let in_outbox = self.agents.iter().any(|a| a.holds(msg, addr));
-        let in_queue = self.hosts.iter().filter_map(|h| h.mta.as_ref()).any(|m| m.holds(msg, addr));
+        let in_queue = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.mta.as_ref())
+            .any(|m| m.holds(msg, addr));
         in_outbox || in_queue
     }
 
     /// Messages waiting in MTA queues at this moment.
     pub fn queued_messages(&self) -> usize {
-        self.hosts.iter().filter_map(|h| h.mta.as_ref()).map(|m| m.queue_len()).sum()
+        self.hosts
+            .iter()
+            .filter_map(|h| h.mta.as_ref())
+            .map(|m| m.queue_len())
+            .sum()
     }
 
     fn unused_port(&mut self, h: HostId, dst: Ipv4Addr, dst_port: u16) -> u16 {
@@ -422,6 +441,7 @@ impl World {
 
 /// The domain part of an address, lower-case (empty if there is none).
 pub(crate) fn domain_of(addr: &str) -> String {
-    addr.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
 }
-

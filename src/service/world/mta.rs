@@ -141,13 +141,20 @@ impl Policy for RcptPolicy<'_> {
 }
 
 fn reject(code: u16, text: &str) -> RcptVerdict {
-    RcptVerdict::Reject { code, text: text.to_string() }
+    RcptVerdict::Reject {
+        code,
+        text: text.to_string(),
+    }
 }
 
 impl World {
     pub(super) fn rcpt_policy(&self, h: HostId, submission: bool) -> RcptPolicy<'_> {
         let host = &self.hosts[h];
-        RcptPolicy { mta: host.mta.as_ref(), store: host.store.as_ref(), submission }
+        RcptPolicy {
+            mta: host.mta.as_ref(),
+            store: host.store.as_ref(),
+            submission,
+        }
     }
 
     /// A message came in over SMTP: add the trace field, record it, and
@@ -190,7 +197,8 @@ impl World {
         }
         let single = (env.rcpts.len() == 1).then(|| env.rcpts[0].as_str());
         let with = if submission { "ESMTPSA" } else { "ESMTP" };
-        let trace = message::received_header(&hostname, helo, remote.0, with, &queue_id, single, unix);
+        let trace =
+            message::received_header(&hostname, helo, remote.0, with, &queue_id, single, unix);
         data = message::prepend_header(&data, "Received", &trace);
 
         self.mta_route(h, &env.mail_from, &env.rcpts, data, msg);
@@ -210,15 +218,22 @@ impl World {
         let mut remote: BTreeMap<String, Vec<Rcpt>> = BTreeMap::new();
         for r in rcpts {
             let domain = domain_of(r);
-            let local = self.hosts[h].mta.as_ref().is_some_and(|m| m.is_local(&domain));
+            let local = self.hosts[h]
+                .mta
+                .as_ref()
+                .is_some_and(|m| m.is_local(&domain));
             if local {
                 self.deliver_local(h, mail_from, r, &data, msg);
             } else {
-                remote.entry(domain).or_default().push(Rcpt { addr: r.to_ascii_lowercase() });
+                remote.entry(domain).or_default().push(Rcpt {
+                    addr: r.to_ascii_lowercase(),
+                });
             }
         }
         for (domain, rcpts) in remote {
-            let Some(mta) = self.hosts[h].mta.as_mut() else { return };
+            let Some(mta) = self.hosts[h].mta.as_mut() else {
+                return;
+            };
             let qid = mta.next_qid;
             mta.next_qid += 1;
             mta.queue.insert(
@@ -242,13 +257,33 @@ impl World {
     }
 
     /// Commits a message to a local mailbox.
-    fn deliver_local(&mut self, h: HostId, mail_from: &str, rcpt: &str, data: &Bytes, msg: Option<MsgId>) {
+    fn deliver_local(
+        &mut self,
+        h: HostId,
+        mail_from: &str,
+        rcpt: &str,
+        data: &Bytes,
+        msg: Option<MsgId>,
+    ) {
         let now = self.now();
-        let stored = self.hosts[h].store.as_mut().and_then(|s| s.deliver(rcpt, data.clone(), now));
+        let stored = self.hosts[h]
+            .store
+            .as_mut()
+            .and_then(|s| s.deliver(rcpt, data.clone(), now));
         let Some(uid) = stored else {
             // The RCPT check makes this unreachable for SMTP; a DSN to a
             // vanished local sender lands here.
-            self.bounce(h, mail_from, data, msg, &[(rcpt.to_string(), "5.1.1".into(), "550 5.1.1 no such mailbox".into())]);
+            self.bounce(
+                h,
+                mail_from,
+                data,
+                msg,
+                &[(
+                    rcpt.to_string(),
+                    "5.1.1".into(),
+                    "550 5.1.1 no such mailbox".into(),
+                )],
+            );
             return;
         };
         let Some(m) = msg else { return };
@@ -264,8 +299,12 @@ impl World {
     pub(super) fn mta_attempt(&mut self, h: HostId, qid: u64) {
         let now = self.now();
         let up = self.hosts[h].up;
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-        let Some(e) = mta.queue.get_mut(&qid) else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
+        let Some(e) = mta.queue.get_mut(&qid) else {
+            return;
+        };
         if e.busy || !up {
             return;
         }
@@ -279,13 +318,22 @@ impl World {
     /// The MX lookup for a queue entry finished.
     pub(super) fn mta_mx_result(&mut self, h: HostId, qid: u64, result: MxResult) {
         let own = self.hosts[h].addr;
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-        let Some(e) = mta.queue.get_mut(&qid) else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
+        let Some(e) = mta.queue.get_mut(&qid) else {
+            return;
+        };
         match result {
             MxResult::Ok(targets) => {
                 // RFC 5321 section 5.1: an MX for the domain only tries
                 // hosts more preferred than itself.
-                let ceiling = mta.settings.mx_for.get(&e.domain).copied().unwrap_or(u16::MAX);
+                let ceiling = mta
+                    .settings
+                    .mx_for
+                    .get(&e.domain)
+                    .copied()
+                    .unwrap_or(u16::MAX);
                 let addrs: Vec<Ipv4Addr> = targets
                     .iter()
                     .filter(|t| t.preference < ceiling)
@@ -322,9 +370,15 @@ impl World {
         if !self.hosts[h].up {
             return;
         }
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-        let Some(e) = mta.queue.get_mut(&qid) else { return };
-        let Some(&addr) = e.targets.get(e.next_target) else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
+        let Some(e) = mta.queue.get_mut(&qid) else {
+            return;
+        };
+        let Some(&addr) = e.targets.get(e.next_target) else {
+            return;
+        };
         e.next_target += 1;
         let env = Envelope {
             mail_from: e.mail_from.clone(),
@@ -332,7 +386,16 @@ impl World {
             data: e.data.clone(),
         };
         let client = SmtpClient::new(&mta.hostname, env);
-        self.connect(h, addr, PORT_SMTP, Role::SmtpRelay { client, qid, done: false });
+        self.connect(
+            h,
+            addr,
+            PORT_SMTP,
+            Role::SmtpRelay {
+                client,
+                qid,
+                done: false,
+            },
+        );
     }
 
     /// An SMTP relay session ended: settle each recipient.
@@ -340,11 +403,17 @@ impl World {
         let mut failed = Vec::new();
         let mut temp = None;
         {
-            let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-            let Some(e) = mta.queue.get_mut(&qid) else { return };
+            let Some(mta) = self.hosts[h].mta.as_mut() else {
+                return;
+            };
+            let Some(e) = mta.queue.get_mut(&qid) else {
+                return;
+            };
             for (rcpt, result) in outcome.rcpts {
                 match result {
-                    RcptResult::Delivered => e.rcpts.retain(|r| !r.addr.eq_ignore_ascii_case(&rcpt)),
+                    RcptResult::Delivered => {
+                        e.rcpts.retain(|r| !r.addr.eq_ignore_ascii_case(&rcpt))
+                    }
                     RcptResult::PermFail { code, text } => {
                         e.rcpts.retain(|r| !r.addr.eq_ignore_ascii_case(&rcpt));
                         failed.push((rcpt, enhanced_status(code, &text), format!("{code} {text}")));
@@ -357,8 +426,12 @@ impl World {
             let (from, data, msg) = self.entry_parts(h, qid);
             self.bounce(h, &from, &data, msg, &failed);
         }
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-        let Some(e) = mta.queue.get_mut(&qid) else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
+        let Some(e) = mta.queue.get_mut(&qid) else {
+            return;
+        };
         if e.rcpts.is_empty() {
             mta.queue.remove(&qid);
             return;
@@ -377,13 +450,20 @@ impl World {
     /// queue lifetime is over.
     pub(super) fn mta_defer(&mut self, h: HostId, qid: u64, reason: String) {
         let now = self.now();
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
         let s = mta.settings.clone();
-        let Some(e) = mta.queue.get_mut(&qid) else { return };
+        let Some(e) = mta.queue.get_mut(&qid) else {
+            return;
+        };
         e.busy = false;
         e.attempts += 1;
         e.last_error = reason.clone();
-        let (msg, addrs) = (e.msg, e.rcpts.iter().map(|r| r.addr.clone()).collect::<Vec<_>>());
+        let (msg, addrs) = (
+            e.msg,
+            e.rcpts.iter().map(|r| r.addr.clone()).collect::<Vec<_>>(),
+        );
         let expires = e.arrived + s.queue_lifetime;
         if let Some(m) = msg {
             for a in &addrs {
@@ -395,7 +475,10 @@ impl World {
             self.bounce_entry(h, qid, "4.4.7", &why);
             return;
         }
-        let exp = s.retry_backoff.max(1.0).powi(e.attempts.saturating_sub(1).min(60) as i32);
+        let exp = s
+            .retry_backoff
+            .max(1.0)
+            .powi(e.attempts.saturating_sub(1).min(60) as i32);
         let interval = SimTime::from_secs_f64(s.retry_initial.as_secs_f64() * exp).min(s.retry_max);
         let at = (now + interval).min(expires);
         self.sched.schedule(at, Event::MtaAttempt(h, qid));
@@ -404,10 +487,17 @@ impl World {
     /// Bounces every recipient left in an entry and removes it.
     fn bounce_entry(&mut self, h: HostId, qid: u64, status: &str, why: &str) {
         let (from, data, msg) = self.entry_parts(h, qid);
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
-        let Some(e) = mta.queue.remove(&qid) else { return };
-        let failed: Vec<_> =
-            e.rcpts.iter().map(|r| (r.addr.clone(), status.to_string(), why.to_string())).collect();
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
+        let Some(e) = mta.queue.remove(&qid) else {
+            return;
+        };
+        let failed: Vec<_> = e
+            .rcpts
+            .iter()
+            .map(|r| (r.addr.clone(), status.to_string(), why.to_string()))
+            .collect();
         self.bounce(h, &from, &data, msg, &failed);
     }
 
@@ -440,7 +530,9 @@ impl World {
             self.stats.double_bounces += failed.len() as u64;
             return;
         }
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
         let hostname = mta.hostname.clone();
         let qid = mta.next_qid;
         mta.next_qid += 1;
@@ -462,7 +554,9 @@ impl World {
     /// The host came back: try every waiting entry now.
     pub(super) fn mta_flush(&mut self, h: HostId) {
         let now = self.now();
-        let Some(mta) = self.hosts[h].mta.as_mut() else { return };
+        let Some(mta) = self.hosts[h].mta.as_mut() else {
+            return;
+        };
         for (&qid, e) in mta.queue.iter_mut() {
             e.busy = false;
             self.sched.schedule(now, Event::MtaAttempt(h, qid));
