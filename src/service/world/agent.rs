@@ -246,17 +246,25 @@ impl World {
     pub(super) fn agent_fetched_pop3(&mut self, a: AgentId, uidl: &str, data: &[u8]) {
         // Our store's UIDL is "<uidvalidity>.<uid>".
         let uid = uidl.rsplit('.').next().and_then(|u| u.parse().ok());
-        if let Some(uid) = uid {
-            self.agent_fetched_imap(a, uid, data);
-        }
+        self.agent_fetched(a, uid, data);
     }
 
-    pub(super) fn agent_fetched_imap(&mut self, a: AgentId, uid: u32, _data: &[u8]) {
+    pub(super) fn agent_fetched_imap(&mut self, a: AgentId, uid: u32, data: &[u8]) {
+        self.agent_fetched(a, Some(uid), data);
+    }
+
+    /// A message arrived at a client: count it, log it if asked, and note
+    /// the first download in the ledger.
+    fn agent_fetched(&mut self, a: AgentId, uid: Option<u32>, data: &[u8]) {
         self.stats.fetched += 1;
+        if let Some(log) = self.fetch_log.as_mut() {
+            log.push((a, Bytes::copy_from_slice(data)));
+        }
         let now = self.now();
         let agent = &self.agents[a];
         let Some(f) = &agent.cfg.fetch else { return };
         let user = agent.cfg.user.to_ascii_lowercase();
+        let Some(uid) = uid else { return };
         let Some(&msg) = self.stored.get(&(f.server, user.clone(), uid)) else {
             return;
         };

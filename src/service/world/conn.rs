@@ -55,6 +55,9 @@ pub(super) enum Role {
         agent: AgentId,
         done: bool,
     },
+    /// Raw bytes typed at a port, like a teacher's `telnet host 25`:
+    /// whatever comes back is kept in probe `id`'s log.
+    Probe { id: usize, protocol: &'static str },
 }
 
 impl Role {
@@ -63,6 +66,7 @@ impl Role {
             Role::SmtpIn { .. } | Role::SmtpRelay { .. } | Role::SmtpSubmit { .. } => "SMTP",
             Role::Pop3In(_) | Role::Pop3Fetch { .. } => "POP3",
             Role::ImapIn(_) | Role::ImapFetch { .. } => "IMAP",
+            Role::Probe { protocol, .. } => protocol,
         }
     }
 }
@@ -185,6 +189,15 @@ impl World {
             }
             Role::Pop3Fetch { client, .. } => client.handle_input(bytes),
             Role::ImapFetch { client, .. } => client.handle_input(bytes),
+            Role::Probe { id, protocol } => {
+                let (id, protocol) = (*id, *protocol);
+                self.probes[id].extend_from_slice(bytes);
+                if self.transcript.enabled() {
+                    let from = self.name_of(c.remote.0);
+                    let to = self.hosts[c.host].name.clone();
+                    self.transcript.chunk(now, protocol, &from, &to, bytes);
+                }
+            }
         }
         self.pump(c);
     }
@@ -332,6 +345,7 @@ impl World {
                         true
                     }
                 },
+                Role::Probe { .. } => false,
             };
             if !progressed {
                 return;
@@ -406,7 +420,7 @@ impl World {
         self.with_conn(cid, |_, _| {});
     }
 
-    fn insert_conn(
+    pub(super) fn insert_conn(
         &mut self,
         h: HostId,
         local_port: u16,

@@ -36,7 +36,10 @@ impl World {
                 }
                 self.drive_resolver(h);
             }
-            _ => self.stats.udp_unreachable += 1,
+            port => match self.udp_probes.get(&(h, port)) {
+                Some(&id) => self.probes[id].extend_from_slice(&payload),
+                None => self.stats.udp_unreachable += 1,
+            },
         }
     }
 

@@ -16,7 +16,7 @@ use crate::net::{TcpHeader, UdpHeader};
 use crate::proto::dns::{Authoritative, Resolver, ResolverConfig, Zone};
 use crate::proto::mailbox::Mailstore;
 use crate::sim::{Scheduler, SimRng, SimTime, Streams};
-use crate::transport::tcp::{TcpConfig, reset_for};
+use crate::transport::tcp::{TcpConfig, TcpConnection, reset_for};
 
 use super::Transcript;
 use super::ledger::{Ledger, MsgId};
@@ -143,6 +143,12 @@ pub struct World {
     demux: HashMap<(HostId, u16, Ipv4Addr, u16), ConnId>,
     /// (store host, account, uid) -> message, for first-fetch times.
     stored: HashMap<(HostId, String, u32), MsgId>,
+    /// Bytes received by each probe, by probe id.
+    probes: Vec<Vec<u8>>,
+    /// UDP probes: (host, local port) -> probe id.
+    udp_probes: HashMap<(HostId, u16), usize>,
+    /// Messages downloaded by clients, when recording is on.
+    fetch_log: Option<Vec<(AgentId, Bytes)>>,
     streams: Streams,
     start_unix: i64,
     next_gen: u64,
@@ -166,6 +172,9 @@ impl World {
             free_conns: Vec::new(),
             demux: HashMap::new(),
             stored: HashMap::new(),
+            probes: Vec::new(),
+            udp_probes: HashMap::new(),
+            fetch_log: None,
             streams,
             start_unix,
             next_gen: 0,
@@ -404,6 +413,65 @@ impl World {
         for a in agents {
             self.agent_try_submit(a);
         }
+    }
+
+    /// Opens a TCP connection from host `h` to `dst:port`, sends `bytes`
+    /// as they are and closes its side, like typing at `telnet dst port`.
+    /// Returns the probe id for [`World::probe_log`].
+    pub fn probe_tcp(&mut self, h: HostId, dst: Ipv4Addr, port: u16, bytes: &[u8]) -> usize {
+        let id = self.probes.len();
+        self.probes.push(Vec::new());
+        let protocol = match port {
+            PORT_SMTP | PORT_SUBMISSION => "SMTP",
+            PORT_POP3 => "POP3",
+            PORT_IMAP => "IMAP",
+            _ => "TCP",
+        };
+        let role = conn::Role::Probe { id, protocol };
+        let now = self.now();
+        let local = self.unused_port(h, dst, port);
+        let iss = self.hosts[h].iss.next_u32();
+        let mut tcp = TcpConnection::connect(now, self.hosts[h].tcp, local, port, iss);
+        tcp.send(bytes);
+        tcp.close();
+        if self.transcript.enabled() {
+            let (from, to) = (self.hosts[h].name.clone(), self.name_of(dst));
+            self.transcript.chunk(now, protocol, &from, &to, bytes);
+        }
+        let cid = self.insert_conn(h, local, (dst, port), tcp, role);
+        self.with_conn(cid, |_, _| {});
+        id
+    }
+
+    /// Sends one UDP datagram of `bytes` from host `h` to `dst:port`; any
+    /// reply lands in the probe's log.
+    pub fn probe_udp(&mut self, h: HostId, dst: Ipv4Addr, port: u16, bytes: &[u8]) -> usize {
+        let id = self.probes.len();
+        self.probes.push(Vec::new());
+        let local = 40_000 + (id % 9_000) as u16;
+        self.udp_probes.insert((h, local), id);
+        let hdr = UdpHeader {
+            src_port: local,
+            dst_port: port,
+        };
+        self.emit_datagram(h, dst, hdr, Bytes::copy_from_slice(bytes));
+        id
+    }
+
+    /// Everything probe `id` has received so far.
+    pub fn probe_log(&self, id: usize) -> &[u8] {
+        self.probes.get(id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Starts keeping every message clients download (for tests and
+    /// teaching; it costs memory).
+    pub fn record_fetches(&mut self) {
+        self.fetch_log.get_or_insert_with(Vec::new);
+    }
+
+    /// The messages downloaded so far, with the client that fetched each.
+    pub fn fetches(&self) -> &[(AgentId, Bytes)] {
+        self.fetch_log.as_deref().unwrap_or(&[])
     }
 
     /// Whether some outbox, queue or open session still holds recipient
