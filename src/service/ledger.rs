@@ -40,6 +40,8 @@ pub struct RcptRecord {
     pub retries: u32,
     /// Where it ended.
     pub fate: Fate,
+    /// When the fate was settled (delivery, bounce or drop).
+    pub settled: Option<SimTime>,
 }
 
 /// One message as its sender composed it.
@@ -98,6 +100,7 @@ impl Ledger {
                 hops: 0,
                 retries: 0,
                 fate: Fate::Pending,
+                settled: None,
             });
         }
         self.msgs.push(MsgRecord {
@@ -136,6 +139,7 @@ impl Ledger {
                 r.delivered = Some(now);
             }
             r.fate = fate;
+            r.settled = Some(now);
         }
     }
 

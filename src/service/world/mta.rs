@@ -266,10 +266,12 @@ impl World {
         msg: Option<MsgId>,
     ) {
         let now = self.now();
+        // RFC 5321 section 4.4: the delivering MTA records the reverse-path.
+        let copy = message::prepend_header(data, "Return-Path", &format!("<{mail_from}>"));
         let stored = self.hosts[h]
             .store
             .as_mut()
-            .and_then(|s| s.deliver(rcpt, data.clone(), now));
+            .and_then(|s| s.deliver(rcpt, copy, now));
         let Some(uid) = stored else {
             // The RCPT check makes this unreachable for SMTP; a DSN to a
             // vanished local sender lands here.
