@@ -1,5 +1,5 @@
-//! The `mailsim` command line: `run` a scenario, `check` one without
-//! running it.
+//! The `mailsim` command line: `run` a scenario (once, or as parallel
+//! replications over consecutive seeds), `check` one without running it.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -7,15 +7,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rayon::prelude::*;
 
-use mailsim::report;
-use mailsim::scenario;
+use mailsim::experiment::{self, RunOutcome};
+use mailsim::report::{self, Summary};
+use mailsim::scenario::{self, Scenario};
 use mailsim::service::Transcript;
 
 /// A deterministic discrete-event simulator of an email network.
 #[derive(Parser)]
 #[command(name = "mailsim", version, about)]
 struct Cli {
+    /// Log progress to stderr (-v: milestones, -vv: MTA queue decisions).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +40,11 @@ enum Command {
         /// Also write transcript.txt: every protocol line with time.
         #[arg(long)]
         transcript: bool,
+        /// Run N replications with seeds seed, seed+1, ... in parallel;
+        /// each writes into OUT/seed-<n>/, and OUT/replications.csv
+        /// summarises them.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        replications: u32,
         /// Print nothing on success.
         #[arg(long, short)]
         quiet: bool,
@@ -48,66 +58,104 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     match cli.command {
-        Command::Check { scenario } => match scenario::load(&scenario) {
-            Ok(sc) => {
-                println!(
-                    "{}: ok ({} hosts, {} routers, {} links, {} domains, {} clients)",
-                    scenario.display(),
-                    sc.hosts.len(),
-                    sc.routers.len(),
-                    sc.links.len(),
-                    sc.domains.len(),
-                    sc.clients.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Check { scenario } => check(&scenario),
         Command::Run {
             scenario,
             out,
             seed,
             transcript,
+            replications,
             quiet,
-        } => run(&scenario, &out, seed, transcript, quiet),
+        } => {
+            let sc = match scenario::load(&scenario) {
+                Ok(sc) => sc,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let name = file_name(&scenario);
+            if replications > 1 {
+                return replicate(&sc, &name, &out, seed, replications, quiet);
+            }
+            run_one(&sc, &name, &out, seed, transcript, quiet)
+        }
     }
 }
 
-fn run(path: &Path, out: &Path, seed: Option<u64>, transcript: bool, quiet: bool) -> ExitCode {
-    let sc = match scenario::load(path) {
-        Ok(sc) => sc,
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn check(path: &Path) -> ExitCode {
+    match scenario::load(path) {
+        Ok(sc) => {
+            println!(
+                "{}: ok ({} hosts, {} routers, {} links, {} domains, {} clients)",
+                path.display(),
+                sc.hosts.len(),
+                sc.routers.len(),
+                sc.links.len(),
+                sc.domains.len(),
+                sc.clients.len()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
+    }
+}
+
+fn run_one(
+    sc: &Scenario,
+    name: &str,
+    out: &Path,
+    seed: Option<u64>,
+    transcript: bool,
+    quiet: bool,
+) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(out) {
         eprintln!("error: cannot create {}: {e}", out.display());
         return ExitCode::from(1);
     }
+    let transcript_path = out.join("transcript.txt");
     let mut open_error = None;
-    let outcome = mailsim::experiment::run(&sc, seed, |w| {
+    let outcome = experiment::run(sc, seed, |w| {
         if !transcript {
+            // A transcript left by an earlier run would not match this one.
+            let _ = std::fs::remove_file(&transcript_path);
             return;
         }
-        match File::create(out.join("transcript.txt")) {
+        match File::create(&transcript_path) {
             Ok(f) => w.transcript = Transcript::to_writer(Box::new(BufWriter::new(f))),
             Err(e) => open_error = Some(e),
         }
     });
     if let Some(e) = open_error {
-        eprintln!("error: cannot write transcript.txt: {e}");
+        eprintln!("error: cannot write {}: {e}", transcript_path.display());
         return ExitCode::from(1);
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let summary = match report::write_all(&outcome, &name, out) {
+    let summary = match report::write_all(&outcome, name, out) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: writing outputs to {}: {e}", out.display());
@@ -117,20 +165,81 @@ fn run(path: &Path, out: &Path, seed: Option<u64>, transcript: bool, quiet: bool
     if !quiet {
         print_table(&summary, &outcome, out);
     }
-    if summary.messages.lost > 0 {
+    conservation(&summary)
+}
+
+/// Replications: independent runs over consecutive seeds, in parallel
+/// across cores; each run is single-threaded, so the files are the same
+/// whatever the number of threads.
+fn replicate(
+    sc: &Scenario,
+    name: &str,
+    out: &Path,
+    seed: Option<u64>,
+    n: u32,
+    quiet: bool,
+) -> ExitCode {
+    let first = seed.unwrap_or(sc.run.seed);
+    let seeds: Vec<u64> = (0..u64::from(n)).map(|i| first.wrapping_add(i)).collect();
+    let started = std::time::Instant::now();
+    let results: Vec<std::io::Result<Summary>> = seeds
+        .par_iter()
+        .map(|&s| {
+            let outcome = experiment::run(sc, Some(s), |_| {});
+            report::write_all(&outcome, name, &out.join(format!("seed-{s}")))
+        })
+        .collect();
+    let mut summaries = Vec::new();
+    for r in results {
+        match r {
+            Ok(s) => summaries.push(s),
+            Err(e) => {
+                eprintln!("error: writing outputs under {}: {e}", out.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Err(e) = report::write_replications(&summaries, &out.join("replications.csv")) {
+        eprintln!("error: writing replications.csv: {e}");
+        return ExitCode::from(1);
+    }
+    if !quiet {
+        let delivered: u64 = summaries.iter().map(|s| s.messages.delivered).sum();
+        println!(
+            "mailsim: {name}, {n} replications (seeds {first}..={})",
+            seeds[seeds.len() - 1]
+        );
+        println!(
+            "  wall time         {:>12.3} s",
+            started.elapsed().as_secs_f64()
+        );
+        println!("  delivered in all  {delivered:>12}");
+        println!("  outputs in        {}", out.display());
+    }
+    summaries
+        .iter()
+        .map(conservation)
+        .find(|c| *c != ExitCode::SUCCESS)
+        .unwrap_or(ExitCode::SUCCESS)
+}
+
+fn conservation(s: &Summary) -> ExitCode {
+    if s.messages.lost > 0 {
         eprintln!(
-            "error: {} (message, recipient) pairs are unaccounted for",
-            summary.messages.lost
+            "error: seed {}: {} (message, recipient) pairs are unaccounted for",
+            s.seed, s.messages.lost
         );
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
 }
 
-fn print_table(s: &report::Summary, o: &mailsim::experiment::RunOutcome, out: &Path) {
+fn print_table(s: &Summary, o: &RunOutcome, out: &Path) {
     let wall = o.wall.as_secs_f64();
     let m = &s.messages;
     let fmt = |v: Option<f64>| v.map(|x| format!("{x:.3} s")).unwrap_or_else(|| "-".into());
+    let l = &s.latency_s;
+    let drops: u64 = s.network.drops.values().sum();
     println!("mailsim: {} (seed {})", s.scenario, s.seed);
     println!("  simulated time    {:>12.1} s", s.sim_time_s);
     println!("  events            {:>12}", s.events);
@@ -148,10 +257,10 @@ fn print_table(s: &report::Summary, o: &mailsim::experiment::RunOutcome, out: &P
     println!("    lost            {:>12}", m.lost);
     println!(
         "  delivery latency  p50 {}  p95 {}  p99 {}  max {}",
-        fmt(s.latency_s.p50),
-        fmt(s.latency_s.p95),
-        fmt(s.latency_s.p99),
-        fmt(s.latency_s.max)
+        fmt(l.p50),
+        fmt(l.p95),
+        fmt(l.p99),
+        fmt(l.max)
     );
     println!(
         "  sessions          SMTP {}  POP3 {}  IMAP {}  DNS answers {}",
@@ -160,7 +269,6 @@ fn print_table(s: &report::Summary, o: &mailsim::experiment::RunOutcome, out: &P
         s.services.imap_sessions,
         s.services.dns_answered
     );
-    let drops: u64 = s.network.drops.values().sum();
     println!(
         "  network           {} packets, {} bytes, {} dropped",
         s.network.packets, s.network.bytes, drops

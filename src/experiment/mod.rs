@@ -36,6 +36,12 @@ pub fn run(scenario: &Scenario, seed: Option<u64>, prepare: impl FnOnce(&mut Wor
     let seed = seed.unwrap_or(scenario.run.seed);
     let started = Instant::now();
     let mut world = build(scenario, seed);
+    tracing::info!(
+        seed,
+        hosts = world.hosts().len(),
+        duration = %scenario.run.duration,
+        "run starts"
+    );
     prepare(&mut world);
     let mut driver = Driver::new(scenario, seed, &mut world);
     let limit = scenario.run.duration;
@@ -49,6 +55,7 @@ pub fn run(scenario: &Scenario, seed: Option<u64>, prepare: impl FnOnce(&mut Wor
     };
     world.sched.advance_to(sim_time);
     let _ = world.transcript.flush();
+    tracing::info!(seed, t = %sim_time, events = world.sched.events_run(), "run ends");
     RunOutcome {
         world,
         seed,

@@ -1,11 +1,12 @@
 //! Reports of a finished run: `summary.json`, `messages.csv`, `links.csv`,
-//! the mailboxes as Maildir, and the terminal table.
+//! the mailboxes as Maildir, `latency.svg`, and the terminal table.
 //!
 //! Files hold only what `(scenario, seed)` decides: no wall-clock figure is
 //! ever written to them (those go to the terminal), so two runs compare
 //! byte for byte.
 
 mod maildir;
+mod plot;
 mod summary;
 
 use std::fs;
@@ -15,19 +16,71 @@ use std::path::Path;
 use crate::experiment::RunOutcome;
 
 pub use maildir::write_maildirs;
+pub use plot::latency_cdf;
 pub use summary::{Summary, percentile, summarize};
 
-/// Writes every output file of `run` into `dir` (created if missing).
+/// Writes every output file of `run` into `dir` (created if missing). The
+/// Maildir tree of an earlier run in the same folder is replaced, not
+/// merged, so the folder always shows one run.
 pub fn write_all(run: &RunOutcome, scenario_name: &str, dir: &Path) -> io::Result<Summary> {
     fs::create_dir_all(dir)?;
+    let maildir = dir.join("maildir");
+    if maildir.exists() {
+        fs::remove_dir_all(&maildir)?;
+    }
     let summary = summarize(run, scenario_name);
     let mut json = serde_json::to_string_pretty(&summary).map_err(io::Error::other)?;
     json.push('\n');
     fs::write(dir.join("summary.json"), json)?;
     write_messages(run, &dir.join("messages.csv"))?;
     write_links(run, &dir.join("links.csv"))?;
-    write_maildirs(run, &dir.join("maildir"))?;
+    write_maildirs(run, &maildir)?;
+    let title = format!("{scenario_name}, seed {}", run.seed);
+    latency_cdf(
+        &run.world.ledger.latencies(),
+        &dir.join("latency.svg"),
+        &title,
+    )
+    .map_err(io::Error::other)?;
     Ok(summary)
+}
+
+/// One row per replication: its seed, balance and latency percentiles.
+pub fn write_replications(summaries: &[Summary], path: &Path) -> io::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "seed",
+        "events",
+        "submitted",
+        "delivered",
+        "bounced",
+        "queued",
+        "dropped",
+        "lost",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_p99_s",
+        "latency_max_s",
+    ])?;
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for s in summaries {
+        let (m, l) = (&s.messages, &s.latency_s);
+        w.write_record([
+            s.seed.to_string(),
+            s.events.to_string(),
+            m.submitted.to_string(),
+            m.delivered.to_string(),
+            m.bounced.to_string(),
+            m.queued.to_string(),
+            m.dropped.to_string(),
+            m.lost.to_string(),
+            opt(l.p50),
+            opt(l.p95),
+            opt(l.p99),
+            opt(l.max),
+        ])?;
+    }
+    w.flush()
 }
 
 fn secs(t: Option<crate::sim::SimTime>) -> String {

@@ -472,6 +472,7 @@ impl World {
                 self.ledger.retried(m, a);
             }
         }
+        tracing::debug!(t = %now, host = %h, qid, attempts = e.attempts, %reason, "deferred");
         if now >= expires {
             let why = format!("4.4.7 message expired in queue; last error: {reason}");
             self.bounce_entry(h, qid, "4.4.7", &why);
@@ -523,6 +524,9 @@ impl World {
         failed: &[(String, String, String)],
     ) {
         let now = self.now();
+        for (rcpt, _, why) in failed {
+            tracing::debug!(t = %now, host = %h, %rcpt, %why, null_sender = mail_from.is_empty(), "bounce");
+        }
         if let Some(m) = msg {
             for (rcpt, _, why) in failed {
                 self.ledger.settle(m, rcpt, Fate::Bounced(why.clone()), now);
