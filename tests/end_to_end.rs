@@ -158,3 +158,72 @@ fn an_unknown_mailbox_at_the_far_end_bounces_with_its_550() {
     let dsn = &fetched_by(&o, "alice@a.test")[0];
     assert!(String::from_utf8_lossy(dsn).contains("Status: 5.1.1"));
 }
+
+/// Messages left in `user`'s INBOX on its store at the end.
+fn left_on_server(o: &mailsim::experiment::RunOutcome, store: &str, user: &str) -> usize {
+    let h = o.world.host_named(store).unwrap();
+    let s = o.world.hosts()[h].store.as_ref().unwrap();
+    s.folder(user, "INBOX")
+        .map(|f| f.messages.len())
+        .unwrap_or(0)
+}
+
+fn three_sends(to: &str) -> String {
+    ["10s", "2m", "4m"]
+        .iter()
+        .map(|t| send(t, "alice@a.test", to))
+        .collect()
+}
+
+#[test]
+fn pop3_delete_mode_empties_the_mailbox_after_download() {
+    let o = run(&two_domains("10m", "", MTA, &three_sends("bob@b.test")));
+    assert_eq!(fetched_by(&o, "bob@b.test").len(), 3);
+    assert_eq!(left_on_server(&o, "mx.b.test", "bob@b.test"), 0);
+}
+
+#[test]
+fn pop3_keep_mode_leaves_mail_and_downloads_each_message_once() {
+    let text = two_domains("10m", "", MTA, &three_sends("bob@b.test")).replace(
+        "user = \"bob@b.test\"\nhost = \"pc.b.test\"\nfetch = { protocol = \"pop3\", every = \"1m\" }",
+        "user = \"bob@b.test\"\nhost = \"pc.b.test\"\nfetch = { protocol = \"pop3\", every = \"1m\", keep = true }",
+    );
+    assert!(text.contains("keep = true"));
+    let o = run(&text);
+    // Ten polls, three messages: the UIDLs seen before are not fetched again.
+    assert_eq!(fetched_by(&o, "bob@b.test").len(), 3);
+    assert_eq!(left_on_server(&o, "mx.b.test", "bob@b.test"), 3);
+}
+
+#[test]
+fn imap_on_two_devices_fetches_every_message_on_each_and_marks_it_seen() {
+    let phone = r#"
+[[client]]
+user = "carol@b.test"
+host = "pc.a.test"
+fetch = { protocol = "imap", every = "90s" }
+"#;
+    let o = run(&two_domains(
+        "10m",
+        "",
+        MTA,
+        &format!("{}{phone}", three_sends("carol@b.test")),
+    ));
+    let agents: Vec<_> = o.world.fetches().iter().map(|(a, _)| *a).collect();
+    let laptop = o.world.agent_of("carol@b.test").unwrap();
+    let on_laptop = agents.iter().filter(|a| **a == laptop).count();
+    let on_phone = agents.iter().filter(|a| **a != laptop).count();
+    assert_eq!((on_laptop, on_phone), (3, 3), "each device has all three");
+    let h = o.world.host_named("mx.b.test").unwrap();
+    let inbox = o.world.hosts()[h]
+        .store
+        .as_ref()
+        .unwrap()
+        .folder("carol@b.test", "INBOX")
+        .unwrap();
+    assert_eq!(inbox.messages.len(), 3, "IMAP keeps mail on the server");
+    assert!(
+        inbox.messages.iter().all(|m| m.flags.seen),
+        "and marks it \\Seen"
+    );
+}
