@@ -47,10 +47,10 @@ fn assert_usage_error(args: &[&str], fragment: &str) {
 /// temporary folder for integration tests.
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    if dir.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            panic!("cannot clear {}: {e}", dir.display());
-        }
+    if dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        panic!("cannot clear {}: {e}", dir.display());
     }
     dir
 }
