@@ -215,7 +215,7 @@ fn a_value_of_the_wrong_type_names_the_key() {
     assert_bad_scenario(
         "tests/data/bad/wrong_type.toml",
         "tests/data/bad/wrong_type.toml:8:7: link[0].mtu: ",
-        "invalid type: string \"1500\"",
+        "expected a whole number, found string \"1500\"",
     );
 }
 

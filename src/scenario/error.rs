@@ -195,7 +195,25 @@ fn reword(path: &str, raw: &str) -> (String, String) {
     if raw == "duplicate key" {
         return (path.to_string(), "this key is given twice".to_string());
     }
+    if let Some(rest) = raw.strip_prefix("invalid type: ") {
+        if let Some((found, wanted)) = rest.split_once(", expected ") {
+            let message = format!("expected {}, found {found}", plain_type(wanted));
+            return (path.to_string(), message);
+        }
+    }
     (path.to_string(), raw.to_string())
+}
+
+/// Serde's Rust type names in words a scenario author knows.
+fn plain_type(wanted: &str) -> String {
+    match wanted.trim() {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" => {
+            "a whole number".to_string()
+        }
+        "f32" | "f64" => "a number".to_string(),
+        "a boolean" | "bool" => "true or false".to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn unknown_key_message(unknown: &str, allowed: &[&str]) -> String {
@@ -282,6 +300,8 @@ mod tests {
             message,
             "unknown key `bandwith` (did you mean `bandwidth`?); allowed here: between, bandwidth"
         );
+        let (_, message) = reword("link[0].mtu", "invalid type: string \"1500\", expected i64");
+        assert_eq!(message, "expected a whole number, found string \"1500\"");
         let (key, message) = reword("run", "missing field `duration`");
         assert_eq!(
             (key.as_str(), message.as_str()),

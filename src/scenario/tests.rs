@@ -388,7 +388,7 @@ fn wrong_types_and_missing_keys_name_the_key() {
         2,
         12,
         "run.duration",
-        "invalid type: integer `5`",
+        "expected a string, found integer `5`",
     );
     assert_error(
         "[run]\nseed = 5",
