@@ -395,7 +395,11 @@ fn a_proper_smtp_dialogue_typed_by_hand_lands_in_the_mailbox() {
     let messages = inbox.map(|f| f.messages.as_slice()).unwrap_or_default();
     assert_eq!(messages.len(), 1);
     let data = String::from_utf8_lossy(&messages[0].data);
-    assert!(data.starts_with("Received: from pc.a.example"), "{data}");
+    // The final MTA records the reverse-path, then its own trace field.
+    assert!(
+        data.starts_with("Return-Path: <alice@a.example>\r\nReceived: from pc.a.example"),
+        "{data}"
+    );
     assert!(data.contains("Subject: typed by hand\r\n"), "{data}");
     assert!(
         data.contains("\r\n.a line that began with a dot\r\n"),

@@ -14,6 +14,7 @@ use std::io;
 use std::path::Path;
 
 use crate::experiment::RunOutcome;
+use crate::service::ledger::{Fate, MsgId};
 
 pub use maildir::write_maildirs;
 pub use plot::latency_cdf;
@@ -106,7 +107,10 @@ fn write_messages(run: &RunOutcome, path: &Path) -> io::Result<()> {
     ])?;
     for (id, m) in run.world.ledger.msgs.iter().enumerate() {
         for r in &m.rcpts {
-            let outcome = r.fate.label();
+            // A pending pair that nothing holds is lost: say so, as the
+            // summary does, rather than call it queued.
+            let held = r.fate != Fate::Pending || run.world.holds(id as MsgId, &r.addr);
+            let outcome = if held { r.fate.label() } else { "lost" };
             w.write_record([
                 &id.to_string(),
                 &m.sender,

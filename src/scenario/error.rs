@@ -195,11 +195,12 @@ fn reword(path: &str, raw: &str) -> (String, String) {
     if raw == "duplicate key" {
         return (path.to_string(), "this key is given twice".to_string());
     }
-    if let Some(rest) = raw.strip_prefix("invalid type: ") {
-        if let Some((found, wanted)) = rest.split_once(", expected ") {
-            let message = format!("expected {}, found {found}", plain_type(wanted));
-            return (path.to_string(), message);
-        }
+    if let Some((found, wanted)) = raw
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected "))
+    {
+        let message = format!("expected {}, found {found}", plain_type(wanted));
+        return (path.to_string(), message);
     }
     (path.to_string(), raw.to_string())
 }
