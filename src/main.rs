@@ -1,16 +1,18 @@
 //! The `mailsim` command line: `run` a scenario (once, or as parallel
 //! replications over consecutive seeds), `check` one without running it.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 
 use mailsim::experiment::{self, RunOutcome};
-use mailsim::report::{self, Summary};
+use mailsim::report::{self, Capture, Summary};
 use mailsim::scenario::{self, Scenario};
 use mailsim::service::Transcript;
 
@@ -40,6 +42,10 @@ enum Command {
         /// Also write transcript.txt: every protocol line with time.
         #[arg(long)]
         transcript: bool,
+        /// Also write capture.pcap: every packet as it leaves its host,
+        /// for Wireshark or tshark.
+        #[arg(long)]
+        pcap: bool,
         /// Run N replications with seeds seed, seed+1, ... in parallel;
         /// each writes into OUT/seed-<n>/, and OUT/replications.csv
         /// summarises them.
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
             out,
             seed,
             transcript,
+            pcap,
             replications,
             quiet,
         } => {
@@ -80,7 +87,8 @@ fn main() -> ExitCode {
             if replications > 1 {
                 return replicate(&sc, &name, &out, seed, replications, quiet);
             }
-            run_one(&sc, &name, &out, seed, transcript, quiet)
+            let extras = Extras { transcript, pcap };
+            run_one(&sc, &name, &out, seed, extras, quiet)
         }
     }
 }
@@ -126,12 +134,18 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
+/// The optional outputs of a single run.
+struct Extras {
+    transcript: bool,
+    pcap: bool,
+}
+
 fn run_one(
     sc: &Scenario,
     name: &str,
     out: &Path,
     seed: Option<u64>,
-    transcript: bool,
+    extras: Extras,
     quiet: bool,
 ) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(out) {
@@ -139,21 +153,47 @@ fn run_one(
         return ExitCode::from(1);
     }
     let transcript_path = out.join("transcript.txt");
+    let pcap_path = out.join("capture.pcap");
+    // Files left by an earlier run would not match this one.
+    for (wanted, path) in [
+        (extras.transcript, &transcript_path),
+        (extras.pcap, &pcap_path),
+    ] {
+        if !wanted {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let capture = Rc::new(RefCell::new(None));
+    if extras.pcap {
+        match Capture::create(&pcap_path, sc.run.start_unix) {
+            Ok(c) => *capture.borrow_mut() = Some(c),
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", pcap_path.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
     let mut open_error = None;
     let outcome = experiment::run(sc, seed, |w| {
-        if !transcript {
-            // A transcript left by an earlier run would not match this one.
-            let _ = std::fs::remove_file(&transcript_path);
-            return;
+        if extras.pcap {
+            w.tap = Some(Capture::tap(&capture));
         }
-        match File::create(&transcript_path) {
-            Ok(f) => w.transcript = Transcript::to_writer(Box::new(BufWriter::new(f))),
-            Err(e) => open_error = Some(e),
+        if extras.transcript {
+            match File::create(&transcript_path) {
+                Ok(f) => w.transcript = Transcript::to_writer(Box::new(BufWriter::new(f))),
+                Err(e) => open_error = Some(e),
+            }
         }
     });
     if let Some(e) = open_error {
         eprintln!("error: cannot write {}: {e}", transcript_path.display());
         return ExitCode::from(1);
+    }
+    if let Some(c) = capture.borrow_mut().take() {
+        if let Err(e) = c.finish() {
+            eprintln!("error: writing {}: {e}", pcap_path.display());
+            return ExitCode::from(1);
+        }
     }
     let summary = match report::write_all(&outcome, name, out) {
         Ok(s) => s,

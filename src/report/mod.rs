@@ -6,6 +6,7 @@
 //! byte for byte.
 
 mod maildir;
+mod pcap;
 mod plot;
 mod summary;
 
@@ -17,6 +18,7 @@ use crate::experiment::RunOutcome;
 use crate::service::ledger::{Fate, MsgId};
 
 pub use maildir::write_maildirs;
+pub use pcap::Capture;
 pub use plot::latency_cdf;
 pub use summary::{Summary, percentile, summarize};
 

@@ -135,6 +135,9 @@ pub struct World {
     pub stats: ServiceStats,
     /// The protocol transcript.
     pub transcript: Transcript,
+    /// Sees every packet a host sends, at the moment it leaves the host
+    /// (a capture point at each host's interface); `None` costs nothing.
+    pub tap: Option<Box<dyn FnMut(SimTime, &Packet)>>,
     hosts: Vec<Host>,
     host_by_node: Vec<Option<HostId>>,
     agents: Vec<agent::Agent>,
@@ -165,6 +168,7 @@ impl World {
             ledger: Ledger::default(),
             stats: ServiceStats::default(),
             transcript: Transcript::default(),
+            tap: None,
             hosts: Vec::new(),
             host_by_node: Vec::new(),
             agents: Vec::new(),
@@ -342,6 +346,9 @@ impl World {
             return;
         }
         let node = self.hosts[h].node;
+        if let Some(tap) = self.tap.as_mut() {
+            tap(self.sched.now(), &p);
+        }
         if let Some(p) = self.net.send(&mut self.sched, node, p) {
             self.sched
                 .schedule(self.sched.now(), Event::Loopback(node, p));
