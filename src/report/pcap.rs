@@ -17,6 +17,7 @@ use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
 use crate::net::Packet;
+use crate::service::PacketTap;
 use crate::sim::SimTime;
 
 /// An open capture file.
@@ -72,7 +73,7 @@ impl Capture {
 
     /// A tap for [`crate::service::World::tap`] that records into a shared
     /// capture; keep the other handle to call [`Capture::finish`].
-    pub fn tap(shared: &Rc<RefCell<Option<Capture>>>) -> Box<dyn FnMut(SimTime, &Packet)> {
+    pub fn tap(shared: &Rc<RefCell<Option<Capture>>>) -> PacketTap {
         let shared = Rc::clone(shared);
         Box::new(move |t, p| {
             if let Some(c) = shared.borrow_mut().as_mut() {

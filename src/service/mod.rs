@@ -14,6 +14,6 @@ mod world;
 
 pub use transcript::Transcript;
 pub use world::{
-    AgentConfig, AgentId, Event, FetchConfig, FetchProtocol, Host, HostId, MtaSettings,
+    AgentConfig, AgentId, Event, FetchConfig, FetchProtocol, Host, HostId, MtaSettings, PacketTap,
     ServiceStats, World,
 };

@@ -68,6 +68,9 @@ impl From<NetEvent> for Event {
     }
 }
 
+/// A function that sees packets with the time they were sent.
+pub type PacketTap = Box<dyn FnMut(SimTime, &Packet)>;
+
 /// One host and the services it runs.
 pub struct Host {
     /// Host name (also its DNS name where a zone covers it).
@@ -137,7 +140,7 @@ pub struct World {
     pub transcript: Transcript,
     /// Sees every packet a host sends, at the moment it leaves the host
     /// (a capture point at each host's interface); `None` costs nothing.
-    pub tap: Option<Box<dyn FnMut(SimTime, &Packet)>>,
+    pub tap: Option<PacketTap>,
     hosts: Vec<Host>,
     host_by_node: Vec<Option<HostId>>,
     agents: Vec<agent::Agent>,
