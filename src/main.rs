@@ -189,11 +189,10 @@ fn run_one(
         eprintln!("error: cannot write {}: {e}", transcript_path.display());
         return ExitCode::from(1);
     }
-    if let Some(c) = capture.borrow_mut().take() {
-        if let Err(e) = c.finish() {
-            eprintln!("error: writing {}: {e}", pcap_path.display());
-            return ExitCode::from(1);
-        }
+    let finished = capture.borrow_mut().take().map(Capture::finish);
+    if let Some(Err(e)) = finished {
+        eprintln!("error: writing {}: {e}", pcap_path.display());
+        return ExitCode::from(1);
     }
     let summary = match report::write_all(&outcome, name, out) {
         Ok(s) => s,
