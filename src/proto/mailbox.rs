@@ -15,6 +15,7 @@
 //!   (RFC 1939 section 8) is replaced by sessions that tolerate a message
 //!   vanishing under them.
 //! - Simulated time zero is [`SIM_EPOCH_UNIX_SECS`] (2025-01-01 00:00:00 UTC)
+//!   unless the caller sets the scenario's start (the IMAP server does)
 //!   when a date must be shown, e.g. IMAP INTERNALDATE.
 
 use std::collections::BTreeMap;

@@ -47,7 +47,7 @@ mod server;
 pub use client::{ImapClient, ImapClientOutput};
 pub use server::{ImapOutput, ImapServer};
 
-use crate::proto::mailbox::{Flags, SIM_EPOCH_UNIX_SECS};
+use crate::proto::mailbox::Flags;
 use crate::sim::SimTime;
 
 /// The system flags in the order the server lists them.
@@ -84,12 +84,14 @@ fn flag_field<'a>(flags: &'a mut Flags, name: &str) -> Option<&'a mut bool> {
 }
 
 /// `t` as an IMAP date-time, e.g. `" 1-Jan-2025 00:00:05 +0000"` without
-/// the quotes (RFC 9051 section 9, date-time; day space-padded).
-fn date_time(t: SimTime) -> String {
+/// the quotes (RFC 9051 section 9, date-time; day space-padded), where
+/// simulated time zero is `epoch_unix` (clamped to 1970: IMAP dates before
+/// it are not needed).
+fn date_time(epoch_unix: i64, t: SimTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = SIM_EPOCH_UNIX_SECS + t.as_nanos() / 1_000_000_000;
+    let secs = epoch_unix.max(0) as u64 + t.as_nanos() / 1_000_000_000;
     let (year, month, day) = civil_date(secs / 86_400);
     let s = secs % 86_400;
     let month = MONTHS[(month - 1) as usize];
@@ -122,12 +124,19 @@ fn civil_date(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::mailbox::SIM_EPOCH_UNIX_SECS;
 
     #[test]
     fn date_time_prints_the_simulated_epoch() {
-        assert_eq!(date_time(SimTime::ZERO), " 1-Jan-2025 00:00:00 +0000");
+        assert_eq!(
+            date_time(SIM_EPOCH_UNIX_SECS as i64, SimTime::ZERO),
+            " 1-Jan-2025 00:00:00 +0000"
+        );
         let later = SimTime::from_secs(59 * 86_400 + 3_661);
-        assert_eq!(date_time(later), " 1-Mar-2025 01:01:01 +0000");
+        assert_eq!(
+            date_time(SIM_EPOCH_UNIX_SECS as i64, later),
+            " 1-Mar-2025 01:01:01 +0000"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use super::parse::{
     Assembled, Assembler, Cursor, Parsed, SeqNumber, SequenceSet, is_atom_char, quote,
 };
 use super::{date_time, flag_field, flag_list};
-use crate::proto::mailbox::{Flags, FolderError, INBOX, Mailstore, StoredMessage};
+use crate::proto::mailbox::{
+    Flags, FolderError, INBOX, Mailstore, SIM_EPOCH_UNIX_SECS, StoredMessage,
+};
 use crate::sim::SimTime;
 
 /// What the server session wants done next.
@@ -191,10 +193,14 @@ enum Section {
 impl ImapServer {
     /// A new session; the greeting (RFC 9051 section 7.1.1) is queued.
     pub fn new(hostname: &str) -> Self {
+        let out = Writer {
+            epoch_unix: SIM_EPOCH_UNIX_SECS as i64,
+            ..Writer::default()
+        };
         let mut server = ImapServer {
             hostname: hostname.to_string(),
             input: Assembler::default(),
-            out: Writer::default(),
+            out,
             user: None,
             selected: None,
             idle: None,
@@ -204,6 +210,12 @@ impl ImapServer {
             "* OK [CAPABILITY {CAPABILITIES}] {hostname} IMAP4rev1 service ready"
         ));
         server
+    }
+
+    /// Sets the calendar time of simulated time zero (Unix seconds), used
+    /// to print INTERNALDATE; the default is `SIM_EPOCH_UNIX_SECS`.
+    pub fn set_epoch(&mut self, epoch_unix: i64) {
+        self.out.epoch_unix = epoch_unix;
     }
 
     /// Handles received bytes in any chunking; responses are queued.
@@ -251,7 +263,10 @@ impl ImapServer {
     pub fn connection_lost(&mut self) {
         self.closed = true;
         self.selected = None;
-        self.out = Writer::default();
+        self.out = Writer {
+            epoch_unix: self.out.epoch_unix,
+            ..Writer::default()
+        };
     }
 
     /// Parses and runs one assembled command.
@@ -766,6 +781,8 @@ impl ImapServer {
 struct Writer {
     text: BytesMut,
     queue: VecDeque<ImapOutput>,
+    /// Calendar seconds of simulated time zero, for INTERNALDATE.
+    epoch_unix: i64,
 }
 
 impl Writer {
@@ -806,7 +823,8 @@ impl Writer {
             FetchItem::Uid => self.raw(&format!("UID {}", m.uid)),
             FetchItem::Rfc822Size => self.raw(&format!("RFC822.SIZE {}", m.data.len())),
             FetchItem::InternalDate => {
-                self.raw(&format!("INTERNALDATE \"{}\"", date_time(m.internal_date)));
+                let when = date_time(self.epoch_unix, m.internal_date);
+                self.raw(&format!("INTERNALDATE \"{when}\""));
             }
             FetchItem::Rfc822 => {
                 self.raw("RFC822 ");

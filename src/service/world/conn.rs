@@ -398,7 +398,9 @@ impl World {
             }
             PORT_IMAP if host.imap && host.store.is_some() => {
                 self.stats.imap_sessions += 1;
-                Role::ImapIn(ImapServer::new(&name))
+                let mut server = ImapServer::new(&name);
+                server.set_epoch(self.start_unix);
+                Role::ImapIn(server)
             }
             _ => return false,
         };
