@@ -247,6 +247,15 @@ fn a_missing_send_file_is_reported_at_its_key() {
 }
 
 #[test]
+fn a_send_file_that_is_not_a_message_is_reported_at_its_key() {
+    assert_bad_scenario(
+        "tests/data/bad/headerless_send_file.toml",
+        "tests/data/bad/headerless_send_file.toml:25:8: send[0].file: ",
+        "does not start with a header field",
+    );
+}
+
+#[test]
 fn a_disconnected_network_names_the_unreachable_host() {
     assert_bad_scenario(
         "tests/data/bad/disconnected.toml",

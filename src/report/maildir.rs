@@ -1,6 +1,7 @@
 //! Mailboxes at the end of a run, written in Maildir format.
 //!
-//! Layout per account: `maildir/<address>/{tmp,new,cur}`; messages not yet
+//! Layout per account that ever received mail:
+//! `maildir/<address>/{tmp,new,cur}`; messages not yet
 //! seen go to `new/`, seen ones to `cur/` with the `:2,` info suffix and
 //! their flag letters in ASCII order (D, F, R, S, T), as Maildir readers
 //! such as mutt and Dovecot expect. Other folders are Maildir++
@@ -12,13 +13,16 @@ use std::io;
 use std::path::Path;
 
 use crate::experiment::RunOutcome;
-use crate::proto::mailbox::{Folder, StoredMessage};
+use crate::proto::mailbox::{Account, Folder, StoredMessage};
 
 /// Writes every account of every store under `root`.
 pub fn write_maildirs(run: &RunOutcome, root: &Path) -> io::Result<()> {
     for host in run.world.hosts() {
         let Some(store) = &host.store else { continue };
         for (address, account) in store.accounts() {
+            if !ever_received(account) {
+                continue;
+            }
             let base = root.join(address);
             for (name, folder) in &account.folders {
                 let dir = if name.eq_ignore_ascii_case("INBOX") {
@@ -31,6 +35,15 @@ pub fn write_maildirs(run: &RunOutcome, root: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Like a real store (Dovecot creates a Maildir at first delivery), an
+/// account that never received mail has no folder: with 10,000 users,
+/// empty folders would cost more disk than the mail.
+fn ever_received(account: &Account) -> bool {
+    account.folders.iter().any(|(name, f)| {
+        !name.eq_ignore_ascii_case("INBOX") || f.uidnext > 1 || !f.messages.is_empty()
+    })
 }
 
 fn write_folder(dir: &Path, folder: &Folder, host: &str) -> io::Result<()> {

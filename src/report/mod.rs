@@ -15,6 +15,7 @@ use std::io;
 use std::path::Path;
 
 use crate::experiment::RunOutcome;
+use crate::net::DropReason;
 use crate::service::ledger::{Fate, MsgId};
 
 pub use maildir::write_maildirs;
@@ -132,45 +133,47 @@ fn write_messages(run: &RunOutcome, path: &Path) -> io::Result<()> {
     w.flush()
 }
 
-/// One row per link direction.
+/// One row per link direction; `drops` is the sum of the `drops_<reason>`
+/// columns, one per reason a packet can be dropped on a link.
 fn write_links(run: &RunOutcome, path: &Path) -> io::Result<()> {
     let net = &run.world.net;
     let span = run.sim_time.as_secs_f64();
     let mut w = csv::Writer::from_path(path)?;
-    w.write_record([
-        "from",
-        "to",
-        "bandwidth_bps",
-        "delay_s",
-        "packets",
-        "bytes",
-        "drops",
-        "drops_loss",
-        "drops_buffer",
-        "utilisation",
-        "max_queue_packets",
-    ])?;
+    let mut header: Vec<String> = ["from", "to", "bandwidth_bps", "delay_s", "packets", "bytes"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.push("drops".into());
+    header.extend(
+        DropReason::ALL
+            .iter()
+            .map(|r| format!("drops_{}", r.as_str())),
+    );
+    header.extend(["utilisation".to_string(), "max_queue_packets".to_string()]);
+    w.write_record(&header)?;
     for c in net.channels() {
         let drops: u64 = c.stats.drops.values().sum();
-        let by = |r| c.stats.drops.get(&r).copied().unwrap_or(0).to_string();
         let util = if span > 0.0 {
             c.stats.busy.as_secs_f64() / span
         } else {
             0.0
         };
-        w.write_record([
-            &net.node(c.from).name,
-            &net.node(c.to).name,
-            &c.params.bandwidth_bps.to_string(),
-            &c.params.delay.to_string(),
-            &c.stats.packets.to_string(),
-            &c.stats.bytes.to_string(),
-            &drops.to_string(),
-            &by(crate::net::DropReason::Loss),
-            &by(crate::net::DropReason::BufferFull),
-            &format!("{util:.6}"),
-            &c.stats.max_queue.to_string(),
-        ])?;
+        let mut row = vec![
+            net.node(c.from).name.clone(),
+            net.node(c.to).name.clone(),
+            c.params.bandwidth_bps.to_string(),
+            c.params.delay.to_string(),
+            c.stats.packets.to_string(),
+            c.stats.bytes.to_string(),
+            drops.to_string(),
+        ];
+        row.extend(
+            DropReason::ALL
+                .iter()
+                .map(|r| c.stats.drops.get(r).copied().unwrap_or(0).to_string()),
+        );
+        row.extend([format!("{util:.6}"), c.stats.max_queue.to_string()]);
+        w.write_record(&row)?;
     }
     w.flush()
 }

@@ -5,12 +5,24 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-/// Draws the cumulative distribution of delivery latency: for each latency
-/// on the x axis, the share of delivered messages that arrived within it.
+/// Draws the cumulative distribution of delivery latency as a step curve:
+/// for each latency on the (logarithmic) x axis, the share of delivered
+/// messages that arrived within it. A log axis shows both the sub-second
+/// deliveries and the ones that waited in a queue for minutes.
 pub fn latency_cdf(latencies: &[f64], path: &Path, title: &str) -> Result<(), String> {
     let mut v: Vec<f64> = latencies.to_vec();
     v.sort_by(f64::total_cmp);
-    let x_max = v.last().copied().unwrap_or(1.0).max(1e-3) * 1.05;
+    // Local deliveries can take no simulated time at all; a log axis
+    // needs a floor, so they are drawn at one microsecond.
+    const FLOOR: f64 = 1e-6;
+    let lo = v
+        .iter()
+        .copied()
+        .find(|&x| x > FLOOR)
+        .unwrap_or(1e-3)
+        .max(FLOOR)
+        / 2.0;
+    let hi = v.last().copied().unwrap_or(1.0).max(lo * 10.0) * 2.0;
     let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(&root)
@@ -18,18 +30,26 @@ pub fn latency_cdf(latencies: &[f64], path: &Path, title: &str) -> Result<(), St
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x_max, 0.0..1.0)
+        .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc("delivery latency (s), acceptance to mailbox")
+        .x_desc("delivery latency (s, log scale), acceptance by the first MTA to the mailbox")
         .y_desc("share of delivered messages")
         .draw()
         .map_err(|e| e.to_string())?;
     let n = v.len().max(1) as f64;
-    let points = v.iter().enumerate().map(|(i, &x)| (x, (i + 1) as f64 / n));
+    let mut steps = Vec::with_capacity(2 * v.len() + 1);
+    for (i, &x) in v.iter().enumerate() {
+        let x = x.max(lo);
+        steps.push((x, i as f64 / n));
+        steps.push((x, (i + 1) as f64 / n));
+    }
+    if let Some(&(_, y)) = steps.last() {
+        steps.push((hi, y));
+    }
     chart
-        .draw_series(LineSeries::new(points, &BLUE))
+        .draw_series(LineSeries::new(steps, &BLUE))
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
 }

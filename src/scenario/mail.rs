@@ -578,6 +578,10 @@ enum Want {
     Sender,
 }
 
+/// The most messages one workload may be expected to compose (rate x
+/// senders x time): about 10 GB of ledger and mail at typical sizes.
+const MAX_EXPECTED_MESSAGES: f64 = 5_000_000.0;
+
 fn workload(
     ctx: &Ctx,
     raw: &RawWorkload,
@@ -626,6 +630,19 @@ fn workload(
             (None, None) => (raw.users.span(), "stop"),
         };
         return Err(check.err(span, &k(field), "the workload must stop after it starts"));
+    }
+    // Every composed message is kept for the report, so an offered load
+    // beyond what a machine can hold is refused here, with the figure,
+    // rather than failing hours later for want of memory.
+    let span_secs = (stop.min(duration) - start).as_secs_f64();
+    let expected = rate_per_sec * senders.len() as f64 * span_secs;
+    if expected > MAX_EXPECTED_MESSAGES {
+        let message = format!(
+            "this workload would compose about {expected:.3e} messages ({} senders for {span_secs} s); \
+             the limit is {MAX_EXPECTED_MESSAGES:.0} per workload: lower the rate or the duration",
+            senders.len()
+        );
+        return Err(check.err(raw.rate.span(), &k("rate"), message));
     }
     Ok(Workload {
         senders,
@@ -727,6 +744,14 @@ fn send(ctx: &Ctx, raw: &RawSend, i: usize) -> Result<Send, ScenarioError> {
         let message = format!("cannot read {:?}: {e}", file.display().to_string());
         check.err(raw.file.span(), &k("file"), message)
     })?;
+    if !starts_with_header_field(&data) {
+        let message = format!(
+            "{:?} does not start with a header field such as \"From: ...\": a message file \
+             is header fields, an empty line, then the body (RFC 5322 section 2.1)",
+            file.display().to_string()
+        );
+        return Err(check.err(raw.file.span(), &k("file"), message));
+    }
     Ok(Send {
         at,
         from,
@@ -734,4 +759,14 @@ fn send(ctx: &Ctx, raw: &RawSend, i: usize) -> Result<Send, ScenarioError> {
         file,
         data,
     })
+}
+
+/// Whether `data` opens with `name:` where the name is printable ASCII
+/// other than the colon (RFC 5322 section 3.6.8, field-name).
+fn starts_with_header_field(data: &[u8]) -> bool {
+    let name_len = data
+        .iter()
+        .take_while(|&&b| (33..=126).contains(&b) && b != b':')
+        .count();
+    name_len > 0 && data.get(name_len) == Some(&b':')
 }

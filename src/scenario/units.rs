@@ -40,6 +40,13 @@ pub fn parse_bandwidth(s: &str) -> Result<u64, String> {
     let what = "a bandwidth";
     let examples = r#""50kbps", "10Mbps", "1Gbps""#;
     let (number, unit) = split(s).ok_or_else(|| cannot(s, what, examples))?;
+    // A capital B means bytes ("MBps" is megabytes per second): refuse it
+    // rather than read it eight times too slow.
+    if unit.contains("Bps") || unit.contains("B/s") {
+        return Err(format!(
+            "\"{s}\" is in bytes per second; bandwidths are in bits: write e.g. \"80Mbps\" for 10 MB/s"
+        ));
+    }
     let factor: u128 = match unit.to_ascii_lowercase().as_str() {
         "bps" | "bit/s" => 1,
         "kbps" | "kbit/s" => 1_000,
@@ -276,6 +283,15 @@ mod tests {
         ];
         for (text, bps) in cases {
             assert_eq!(parse_bandwidth(text), Ok(bps), "{text}");
+        }
+        // Bytes per second are refused, not read as bits.
+        for bytes in ["10MBps", "1.25 MB/s", "100kBps"] {
+            assert!(
+                parse_bandwidth(bytes)
+                    .unwrap_err()
+                    .contains("bytes per second"),
+                "{bytes}"
+            );
         }
         assert_eq!(
             parse_bandwidth("10Mbs").unwrap_err(),

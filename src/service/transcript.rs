@@ -68,6 +68,15 @@ impl Transcript {
         }
     }
 
+    /// Records an event that is not protocol bytes (a crash, a time-out, a
+    /// queue decision), so the reader sees why the dialogue changes.
+    pub fn note(&mut self, now: SimTime, who: &str, text: &str) {
+        let Some(out) = self.out.as_mut() else { return };
+        if writeln!(out, "{now} NOTE {who}: {text}").is_err() {
+            self.failed = true;
+        }
+    }
+
     /// Flushes the writer; a failure is reported once.
     pub fn flush(&mut self) -> std::io::Result<()> {
         match self.out.as_mut() {

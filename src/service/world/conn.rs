@@ -151,10 +151,27 @@ impl World {
                 c.tcp.close();
             }
             TcpEvent::Reset | TcpEvent::TimedOut => {
-                if matches!(c.role, Role::SmtpRelay { done: false, .. })
-                    || matches!(c.role, Role::SmtpSubmit { done: false, .. })
-                {
+                let unfinished = match &c.role {
+                    Role::SmtpRelay { done, .. }
+                    | Role::SmtpSubmit { done, .. }
+                    | Role::Pop3Fetch { done, .. }
+                    | Role::ImapFetch { done, .. } => !done,
+                    _ => false,
+                };
+                if unfinished {
                     self.stats.connect_failures += 1;
+                    let what = if matches!(ev, TcpEvent::Reset) {
+                        "was reset (RST)"
+                    } else {
+                        "timed out: no answer to retransmissions"
+                    };
+                    let text = format!(
+                        "{} connection to {}:{} {what}",
+                        c.role.protocol(),
+                        self.name_of(c.remote.0),
+                        c.remote.1
+                    );
+                    self.note(c.host, &text);
                 }
                 self.lost(c);
             }
@@ -363,6 +380,15 @@ impl World {
         }
         c.tcp.send(bytes);
         true
+    }
+
+    /// Writes a note from host `h` into the transcript.
+    pub(super) fn note(&mut self, h: HostId, text: &str) {
+        if self.transcript.enabled() {
+            let now = self.now();
+            let who = self.hosts[h].name.clone();
+            self.transcript.note(now, &who, text);
+        }
     }
 
     /// The name of the host at `addr`, or the address itself.

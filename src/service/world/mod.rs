@@ -407,6 +407,12 @@ impl World {
         self.hosts[h].up = up;
         let node = self.hosts[h].node;
         self.net.set_node_up(node, up);
+        let text = if up {
+            "host up: services listen again, queued mail is retried now"
+        } else {
+            "host down (crash): open sessions vanish; queue and mailboxes are kept"
+        };
+        self.note(h, text);
         if !up {
             let mine: Vec<ConnId> = (0..self.conns.len())
                 .filter(|&c| self.conns[c].as_ref().is_some_and(|c| c.host == h))
@@ -482,6 +488,24 @@ impl World {
     /// The messages downloaded so far, with the client that fetched each.
     pub fn fetches(&self) -> &[(AgentId, Bytes)] {
         self.fetch_log.as_deref().unwrap_or(&[])
+    }
+
+    /// Takes the link between nodes `a` and `b` down or up (packets waiting
+    /// on it are dropped when it goes down); false if there is no such link.
+    pub fn set_link_up(&mut self, a: NodeId, b: NodeId, up: bool) -> bool {
+        let found = self.net.set_link_up(a, b, up);
+        if found && self.transcript.enabled() {
+            let (na, nb) = (self.net.node(a).name.clone(), self.net.node(b).name.clone());
+            let now = self.now();
+            let state = if up {
+                "up"
+            } else {
+                "down: packets queued on it are dropped"
+            };
+            self.transcript
+                .note(now, &format!("{na}-{nb}"), &format!("link {state}"));
+        }
+        found
     }
 
     /// Whether some outbox, queue or open session still holds recipient

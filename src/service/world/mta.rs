@@ -196,7 +196,9 @@ impl World {
             data = complete_submission(&data, &hostname, &queue_id, unix);
         }
         let single = (env.rcpts.len() == 1).then(|| env.rcpts[0].as_str());
-        let with = if submission { "ESMTPSA" } else { "ESMTP" };
+        // RFC 3848: "ESMTPA"/"ESMTPSA" would claim AUTH (and TLS), which
+        // this MSA does not offer yet.
+        let with = "ESMTP";
         let trace =
             message::received_header(&hostname, helo, remote.0, with, &queue_id, single, unix);
         data = message::prepend_header(&data, "Received", &trace);
@@ -472,7 +474,9 @@ impl World {
                 self.ledger.retried(m, a);
             }
         }
-        tracing::debug!(t = %now, host = %h, qid, attempts = e.attempts, %reason, "deferred");
+        let attempts = e.attempts;
+        let host = &self.hosts[h].name;
+        tracing::debug!(t = %now, %host, qid, attempts, %reason, "deferred");
         if now >= expires {
             let why = format!("4.4.7 message expired in queue; last error: {reason}");
             self.bounce_entry(h, qid, "4.4.7", &why);
@@ -481,10 +485,12 @@ impl World {
         let exp = s
             .retry_backoff
             .max(1.0)
-            .powi(e.attempts.saturating_sub(1).min(60) as i32);
+            .powi(attempts.saturating_sub(1).min(60) as i32);
         let interval = SimTime::from_secs_f64(s.retry_initial.as_secs_f64() * exp).min(s.retry_max);
         let at = (now + interval).min(expires);
         self.sched.schedule(at, Event::MtaAttempt(h, qid));
+        let text = format!("queue {qid:X}: deferred ({reason}); next attempt at {at} s");
+        self.note(h, &text);
     }
 
     /// Bounces every recipient left in an entry and removes it.
@@ -525,7 +531,15 @@ impl World {
     ) {
         let now = self.now();
         for (rcpt, _, why) in failed {
-            tracing::debug!(t = %now, host = %h, %rcpt, %why, null_sender = mail_from.is_empty(), "bounce");
+            let host = &self.hosts[h].name;
+            let null = mail_from.is_empty();
+            tracing::debug!(t = %now, %host, %rcpt, %why, null_sender = null, "bounce");
+            let text = if null {
+                format!("cannot deliver a bounce to {rcpt}: {why}; dropped, never bounced again")
+            } else {
+                format!("giving up on {rcpt}: {why}; bouncing to <{mail_from}>")
+            };
+            self.note(h, &text);
         }
         if let Some(m) = msg {
             for (rcpt, _, why) in failed {
