@@ -14,18 +14,22 @@ use super::SimTime;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventKey(u64);
 
-/// A queued event. `time` and `seq` are packed into one `u128` (time in the
-/// high half), so that the heap compares one integer without branches:
-/// `benches/kernel.rs` runs in 0.17 s instead of 0.49 s with the pair.
-struct Entry<E> {
+/// A queued event's place in the heap: `time` and `seq` packed into one
+/// `u128` (time in the high half), so that the heap compares one integer
+/// without branches, and the slot of the event itself in the slab, so that
+/// sifting moves 32 bytes rather than a whole event (a packet is ~100).
+/// Measured on `benches/kernel.rs`: 0.17 s instead of 0.49 s per 20M events
+/// with `(time, seq, event)` entries; on 20,000 pending 96-byte events each
+/// pop and push about twice as fast again.
+struct Entry {
     key: u128,
-    event: E,
+    slot: usize,
 }
 
-impl<E> Entry<E> {
-    fn new(time: SimTime, seq: u64, event: E) -> Self {
+impl Entry {
+    fn new(time: SimTime, seq: u64, slot: usize) -> Self {
         let key = (u128::from(time.as_nanos()) << 64) | u128::from(seq);
-        Entry { key, event }
+        Entry { key, slot }
     }
 
     fn time(&self) -> SimTime {
@@ -37,21 +41,21 @@ impl<E> Entry<E> {
     }
 }
 
-impl<E> PartialEq for Entry<E> {
+impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
     }
 }
 
-impl<E> Eq for Entry<E> {}
+impl Eq for Entry {}
 
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<E> Ord for Entry<E> {
+impl Ord for Entry {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest.
     fn cmp(&self, other: &Self) -> Ordering {
         other.key.cmp(&self.key)
@@ -64,7 +68,11 @@ impl<E> Ord for Entry<E> {
 /// skipped when it reaches the head of the queue. The tombstone set is never
 /// iterated, so its hashing cannot reach the output.
 pub struct Scheduler<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Entry>,
+    /// The events, by slot; `None` for a free slot.
+    slab: Vec<Option<E>>,
+    /// Free slots, reused before the slab grows.
+    free: Vec<usize>,
     now: SimTime,
     next_seq: u64,
     executed: u64,
@@ -82,6 +90,8 @@ impl<E> Scheduler<E> {
     pub fn new() -> Self {
         Scheduler {
             heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             now: SimTime::ZERO,
             next_seq: 0,
             executed: 0,
@@ -110,7 +120,17 @@ impl<E> Scheduler<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let time = at.max(self.now);
-        self.heap.push(Entry::new(time, seq, event));
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot] = Some(event);
+                slot
+            }
+            None => {
+                self.slab.push(Some(event));
+                self.slab.len() - 1
+            }
+        };
+        self.heap.push(Entry::new(time, seq, slot));
         EventKey(seq)
     }
 
@@ -137,12 +157,16 @@ impl<E> Scheduler<E> {
                 return None;
             }
             let entry = PeekMut::pop(head);
+            let event = self.slab[entry.slot].take();
+            self.free.push(entry.slot);
             if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq()) {
                 continue;
             }
+            // Every slot in the heap holds an event until popped here.
+            let event = event.expect("a queued slot holds its event");
             self.now = time;
             self.executed += 1;
-            return Some((time, entry.event));
+            return Some((time, event));
         }
     }
 
@@ -205,6 +229,34 @@ mod tests {
         assert_eq!(s.step(SimTime::MAX), Some((SimTime(2), 2)));
         assert_eq!(s.step(SimTime::MAX), None);
         assert_eq!(s.events_run(), 1);
+    }
+
+    #[test]
+    fn reused_slots_keep_each_event_with_its_time() {
+        // Against a plain ordered map of (time, seq), with pushes, pops and
+        // cancellations interleaved so that slots are freed and reused.
+        let mut s = Scheduler::new();
+        let mut expected = std::collections::BTreeMap::new();
+        let mut x = 12345u64;
+        let mut got = Vec::new();
+        for i in 0..5000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = s.now() + SimTime(x >> 54);
+            let key = s.schedule(at, i);
+            if i % 7 == 3 {
+                s.cancel(key);
+            } else {
+                expected.insert((at.max(s.now()), key), i);
+            }
+            if i % 3 == 0 {
+                got.extend(s.step(SimTime::MAX));
+            }
+        }
+        got.extend(std::iter::from_fn(|| s.step(SimTime::MAX)));
+        let want: Vec<_> = expected.into_iter().map(|((t, _), i)| (t, i)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
