@@ -5,14 +5,17 @@
 //! therefore run in the order they were scheduled, never by heap accident.
 
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::collections::binary_heap::PeekMut;
-use std::collections::{BinaryHeap, HashSet};
 
 use super::SimTime;
 
 /// A handle to a scheduled event, used to cancel it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventKey(u64);
+pub struct EventKey {
+    seq: u64,
+    slot: usize,
+}
 
 /// A queued event's place in the heap: `time` and `seq` packed into one
 /// `u128` (time in the high half), so that the heap compares one integer
@@ -34,10 +37,6 @@ impl Entry {
 
     fn time(&self) -> SimTime {
         SimTime((self.key >> 64) as u64)
-    }
-
-    fn seq(&self) -> u64 {
-        self.key as u64
     }
 }
 
@@ -64,19 +63,26 @@ impl Ord for Entry {
 
 /// A discrete-event scheduler over events of type `E`.
 ///
-/// Cancelling is O(1): the key goes into a tombstone set and the event is
-/// skipped when it reaches the head of the queue. The tombstone set is never
-/// iterated, so its hashing cannot reach the output.
+/// Cancelling is O(1): the event leaves its slot at once, and its empty slot
+/// is skipped when it reaches the head of the queue. No hashing is involved.
 pub struct Scheduler<E> {
     heap: BinaryHeap<Entry>,
-    /// The events, by slot; `None` for a free slot.
-    slab: Vec<Option<E>>,
+    /// The events, by slot.
+    slab: Vec<Slot<E>>,
     /// Free slots, reused before the slab grows.
     free: Vec<usize>,
     now: SimTime,
     next_seq: u64,
     executed: u64,
-    cancelled: HashSet<u64>,
+}
+
+/// A place for one event in the slab.
+struct Slot<E> {
+    /// The sequence number of the event scheduled into it last, so that a
+    /// stale key (its event ran and the slot was reused) cancels nothing.
+    seq: u64,
+    /// The event; `None` once it ran or was cancelled.
+    event: Option<E>,
 }
 
 impl<E> Default for Scheduler<E> {
@@ -95,7 +101,6 @@ impl<E> Scheduler<E> {
             now: SimTime::ZERO,
             next_seq: 0,
             executed: 0,
-            cancelled: HashSet::new(),
         }
     }
 
@@ -120,18 +125,22 @@ impl<E> Scheduler<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let time = at.max(self.now);
+        let filled = Slot {
+            seq,
+            event: Some(event),
+        };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slab[slot] = Some(event);
+                self.slab[slot] = filled;
                 slot
             }
             None => {
-                self.slab.push(Some(event));
+                self.slab.push(filled);
                 self.slab.len() - 1
             }
         };
         self.heap.push(Entry::new(time, seq, slot));
-        EventKey(seq)
+        EventKey { seq, slot }
     }
 
     /// Schedules `event` after the span `delay` from now.
@@ -139,10 +148,14 @@ impl<E> Scheduler<E> {
         self.schedule(self.now + delay, event)
     }
 
-    /// Cancels a pending event. Cancelling one that already ran is a caller
-    /// bug; it costs a little memory and changes nothing else.
+    /// Cancels a pending event; its payload is dropped at once. Cancelling
+    /// one that already ran (or was cancelled) changes nothing.
     pub fn cancel(&mut self, key: EventKey) {
-        self.cancelled.insert(key.0);
+        if let Some(s) = self.slab.get_mut(key.slot)
+            && s.seq == key.seq
+        {
+            s.event = None;
+        }
     }
 
     /// Takes the next event due at or before `limit`, advancing the clock to
@@ -157,13 +170,13 @@ impl<E> Scheduler<E> {
                 return None;
             }
             let entry = PeekMut::pop(head);
-            let event = self.slab[entry.slot].take();
+            // The slot is free once its heap entry is gone; an empty one
+            // held a cancelled event.
+            let event = self.slab[entry.slot].event.take();
             self.free.push(entry.slot);
-            if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq()) {
+            let Some(event) = event else {
                 continue;
-            }
-            // Every slot in the heap holds an event until popped here.
-            let event = event.expect("a queued slot holds its event");
+            };
             self.now = time;
             self.executed += 1;
             return Some((time, event));
@@ -257,6 +270,17 @@ mod tests {
         got.extend(std::iter::from_fn(|| s.step(SimTime::MAX)));
         let want: Vec<_> = expected.into_iter().map(|((t, _), i)| (t, i)).collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_stale_key_cancels_nothing() {
+        let mut s = Scheduler::new();
+        let old = s.schedule(SimTime(1), "ran");
+        assert_eq!(s.step(SimTime::MAX), Some((SimTime(1), "ran")));
+        // The new event reuses the slot of the one that ran.
+        s.schedule(SimTime(2), "new");
+        s.cancel(old);
+        assert_eq!(s.step(SimTime::MAX), Some((SimTime(2), "new")));
     }
 
     #[test]
