@@ -1,11 +1,15 @@
 //! The kernel on the null-event model of the desbench yardstick
 //! (`desbench null 20000000 4`): P processes, each rescheduling itself
-//! after (id + 1) microseconds, N events in all. Run it side by side with
-//! the yardstick:
+//! after (id + 1) microseconds, N events in all. Criterion's time is per
+//! 20M events, to compare with desbench's `loop_s`. Run them side by side,
+//! alternating, in one shell (figures: docs/benchmarks.md):
 //!
-//!     cargo bench --bench kernel
-//!     cargo build --release --manifest-path ../shared/yardsticks/desbench/Cargo.toml
-//!     ../shared/yardsticks/desbench/target/release/desbench null 20000000 4
+//!     cargo build --release --target-dir /work/target-desbench \
+//!         --manifest-path /work/shared/yardsticks/desbench/Cargo.toml
+//!     for i in 1 2 3; do
+//!         /work/target-desbench/release/desbench null 20000000 4
+//!         cargo bench --bench kernel
+//!     done
 
 use std::hint::black_box;
 

@@ -4,6 +4,8 @@
 //! Each Poisson sender has its own random stream named after the workload
 //! and the sender, so adding a sender never changes another's draws.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 
 use crate::proto::message;
@@ -29,6 +31,8 @@ pub(super) struct Driver<'a> {
     sc: &'a Scenario,
     seed: u64,
     senders: Vec<Sender>,
+    /// One per workload: its recipients indexed by domain and address.
+    pools: Vec<RecipientPools>,
 }
 
 fn token(kind: u64, index: usize) -> u64 {
@@ -53,7 +57,17 @@ impl<'a> Driver<'a> {
                 });
             }
         }
-        let mut d = Driver { sc, seed, senders };
+        let pools = sc
+            .workloads
+            .iter()
+            .map(|wl| RecipientPools::new(&wl.recipients))
+            .collect();
+        let mut d = Driver {
+            sc,
+            seed,
+            senders,
+            pools,
+        };
         for i in 0..d.senders.len() {
             let start = sc.workloads[d.senders[i].workload].start;
             d.schedule_next(i, start, w);
@@ -96,7 +110,8 @@ impl<'a> Driver<'a> {
         let wl = &sc.workloads[self.senders[i].workload];
         let s = &mut self.senders[i];
         s.sent += 1;
-        if let Some(to) = pick_recipient(wl, &s.address, &mut s.rng) {
+        let pools = &self.pools[s.workload];
+        if let Some(to) = pools.pick(wl, &s.address, &mut s.rng) {
             let size = draw_size(&wl.size, &mut s.rng) as usize;
             let domain = s.address.rsplit_once('@').map(|x| x.1).unwrap_or("mailsim");
             let local = s.address.split('@').next().unwrap_or("user");
@@ -145,30 +160,131 @@ impl<'a> Driver<'a> {
     }
 }
 
-/// A recipient from the workload's pool, never the sender; with `local`
-/// set, from the sender's own domain with that probability.
-fn pick_recipient(wl: &Workload, sender: &str, rng: &mut SimRng) -> Option<String> {
-    let domain = |a: &str| a.rsplit_once('@').map(|x| x.1.to_ascii_lowercase());
-    let mine = domain(sender);
-    let others = |same: Option<bool>| -> Vec<&String> {
-        wl.recipients
-            .iter()
-            .filter(|r| !r.eq_ignore_ascii_case(sender))
-            .filter(|r| same.is_none_or(|s| (domain(r) == mine) == s))
-            .collect()
-    };
-    let mut pool = match wl.local_fraction {
-        Some(p) => others(Some(uniform(rng) < p)),
-        None => others(None),
-    };
-    if pool.is_empty() {
-        pool = others(None);
+/// A workload's recipients indexed for [`RecipientPools::pick`], so that a
+/// send costs O(log n) instead of a scan of every address (the scan took a
+/// third of the run of `scenarios/capacity-10k.toml`).
+struct RecipientPools {
+    /// How many recipients the workload lists.
+    len: usize,
+    /// Positions in the list, ascending, by lower-case domain (`None` for an
+    /// address without `@`).
+    by_domain: BTreeMap<Option<String>, Vec<usize>>,
+    /// Positions in the list, ascending, by lower-case address.
+    by_address: BTreeMap<String, Vec<usize>>,
+}
+
+/// The lower-case domain of an address.
+fn domain_key(a: &str) -> Option<String> {
+    a.rsplit_once('@').map(|x| x.1.to_ascii_lowercase())
+}
+
+impl RecipientPools {
+    fn new(recipients: &[String]) -> Self {
+        let mut by_domain: BTreeMap<_, Vec<usize>> = BTreeMap::new();
+        let mut by_address: BTreeMap<_, Vec<usize>> = BTreeMap::new();
+        for (i, r) in recipients.iter().enumerate() {
+            by_domain.entry(domain_key(r)).or_default().push(i);
+            by_address
+                .entry(r.to_ascii_lowercase())
+                .or_default()
+                .push(i);
+        }
+        RecipientPools {
+            len: recipients.len(),
+            by_domain,
+            by_address,
+        }
     }
-    if pool.is_empty() {
-        return None;
+
+    /// A recipient from the workload's pool, never the sender; with `local`
+    /// set, from the sender's own domain with that probability (otherwise
+    /// from the other domains; from anybody if that pool is empty). The
+    /// pool keeps the list's order, and one uniform draw picks in it.
+    fn pick(&self, wl: &Workload, sender: &str, rng: &mut SimRng) -> Option<String> {
+        let empty = Vec::new();
+        let mine = self.by_domain.get(&domain_key(sender)).unwrap_or(&empty);
+        // The sender's own entries: all in its domain, ascending.
+        let me = self
+            .by_address
+            .get(&sender.to_ascii_lowercase())
+            .unwrap_or(&empty);
+        let anybody = Pool::All { me };
+        let mut pool = match wl.local_fraction {
+            Some(p) if uniform(rng) < p => Pool::Domain { list: mine, me },
+            Some(_) => Pool::OtherDomains { mine },
+            None => anybody,
+        };
+        if pool.len(self.len) == 0 {
+            pool = anybody;
+        }
+        let n = pool.len(self.len);
+        if n == 0 {
+            return None;
+        }
+        let k = ((uniform(rng) * n as f64) as usize).min(n - 1);
+        Some(wl.recipients[pool.nth(k)].clone())
     }
-    let k = ((uniform(rng) * pool.len() as f64) as usize).min(pool.len() - 1);
-    Some(pool[k].clone())
+}
+
+/// A pool of list positions to pick from.
+#[derive(Clone, Copy)]
+enum Pool<'p> {
+    /// Every position but the sender's (`me`).
+    All { me: &'p [usize] },
+    /// The positions in `list` (the sender's domain) but the sender's.
+    Domain { list: &'p [usize], me: &'p [usize] },
+    /// Every position not in `mine`, the sender's domain.
+    OtherDomains { mine: &'p [usize] },
+}
+
+impl Pool<'_> {
+    fn len(&self, total: usize) -> usize {
+        match self {
+            Pool::All { me } => total - me.len(),
+            Pool::Domain { list, me } => list.len() - me.len(),
+            Pool::OtherDomains { mine } => total - mine.len(),
+        }
+    }
+
+    /// The position of the `k`-th member, in list order.
+    fn nth(&self, k: usize) -> usize {
+        match self {
+            Pool::All { me } => skip_excluded(k, me.iter().copied()),
+            Pool::Domain { list, me } => {
+                // `me` is a subset of `list`: skip its ranks there.
+                let ranks = me.iter().filter_map(|m| list.binary_search(m).ok());
+                list[skip_excluded(k, ranks)]
+            }
+            Pool::OtherDomains { mine } => {
+                // Before `mine[j]` lie `mine[j] - j` non-members, a count
+                // that never falls as j grows: the k-th non-member is k
+                // plus the number of `mine[j]` with `mine[j] - j <= k`.
+                let (mut lo, mut hi) = (0, mine.len());
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if mine[mid] - mid <= k {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                k + lo
+            }
+        }
+    }
+}
+
+/// The `k`-th index of 0, 1, 2, ... once the ascending `excluded` ones are
+/// left out.
+fn skip_excluded(k: usize, excluded: impl Iterator<Item = usize>) -> usize {
+    let mut idx = k;
+    for e in excluded {
+        if e > idx {
+            break;
+        }
+        idx += 1;
+    }
+    idx
 }
 
 /// A message size in bytes from the distribution.
@@ -183,4 +299,99 @@ fn draw_size(d: &SizeDist, rng: &mut SimRng) -> u64 {
         }
     };
     v.clamp(200.0, 50.0e6) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Streams;
+
+    /// The plain scan `RecipientPools::pick` must agree with, draw for draw.
+    fn pick_by_scan(wl: &Workload, sender: &str, rng: &mut SimRng) -> Option<String> {
+        let mine = domain_key(sender);
+        let others = |same: Option<bool>| -> Vec<&String> {
+            wl.recipients
+                .iter()
+                .filter(|r| !r.eq_ignore_ascii_case(sender))
+                .filter(|r| same.is_none_or(|s| (domain_key(r) == mine) == s))
+                .collect()
+        };
+        let mut pool = match wl.local_fraction {
+            Some(p) => others(Some(uniform(rng) < p)),
+            None => others(None),
+        };
+        if pool.is_empty() {
+            pool = others(None);
+        }
+        if pool.is_empty() {
+            return None;
+        }
+        let k = ((uniform(rng) * pool.len() as f64) as usize).min(pool.len() - 1);
+        Some(pool[k].clone())
+    }
+
+    fn workload(recipients: &[&str], local: Option<f64>) -> Workload {
+        Workload {
+            senders: Vec::new(),
+            rate_per_sec: 1.0,
+            size: SizeDist::Fixed(1000),
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            local_fraction: local,
+            start: SimTime::ZERO,
+            stop: SimTime::MAX,
+        }
+    }
+
+    fn agree(recipients: &[&str], senders: &[&str], local: Option<f64>) {
+        let wl = workload(recipients, local);
+        let pools = RecipientPools::new(&wl.recipients);
+        for sender in senders {
+            let mut a = Streams::new(7).stream(sender);
+            let mut b = Streams::new(7).stream(sender);
+            for _ in 0..300 {
+                let fast = pools.pick(&wl, sender, &mut a);
+                assert_eq!(fast, pick_by_scan(&wl, sender, &mut b), "{sender}");
+            }
+        }
+    }
+
+    #[test]
+    fn indexed_pick_matches_the_scan_across_mixed_domains() {
+        let recipients = [
+            "u1@a.example",
+            "x@b.example",
+            "U2@A.example",
+            "y@c.example",
+            "u3@a.example",
+            "z@B.example",
+            "noat",
+            "u1@A.EXAMPLE",
+        ];
+        let senders = [
+            "u1@a.example",
+            "x@b.example",
+            "noat",
+            "q@d.example",
+            "U3@a.example",
+        ];
+        for local in [None, Some(0.0), Some(0.3), Some(1.0)] {
+            agree(&recipients, &senders, local);
+        }
+    }
+
+    #[test]
+    fn a_lone_sender_gets_no_recipient() {
+        let wl = workload(&["me@a.example"], Some(0.5));
+        let pools = RecipientPools::new(&wl.recipients);
+        let mut rng = Streams::new(1).stream("me");
+        assert_eq!(pools.pick(&wl, "ME@a.example", &mut rng), None);
+    }
+
+    #[test]
+    fn other_domain_positions_skip_the_senders_domain() {
+        let mine = [1, 2, 5];
+        let pool = Pool::OtherDomains { mine: &mine };
+        let got: Vec<usize> = (0..pool.len(7)).map(|k| pool.nth(k)).collect();
+        assert_eq!(got, vec![0, 3, 4, 6]);
+    }
 }

@@ -279,13 +279,18 @@ fn data_result(reply: &Reply) -> RcptResult {
 pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
     let data = normalize_line_endings(data);
     let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 5);
-    let mut line_start = true;
-    for &b in &data {
-        if line_start && b == b'.' {
+    // Line by line, copying each line whole: bodies are long.
+    let mut start = 0;
+    while start < data.len() {
+        let end = data[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |i| start + i + 1);
+        if data[start] == b'.' {
             out.push(b'.');
         }
-        out.push(b);
-        line_start = b == b'\n';
+        out.extend_from_slice(&data[start..end]);
+        start = end;
     }
     if !data.is_empty() && !data.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");

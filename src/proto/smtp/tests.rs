@@ -885,6 +885,38 @@ fn dot_stuffing_doubles_leading_dots_and_terminates() {
 }
 
 #[test]
+fn dot_stuffing_matches_the_byte_by_byte_rule() {
+    // Section 4.5.2 stated plainly, one byte at a time, on every string of
+    // up to 6 of these bytes (line ends normalised first, as dot_stuff does).
+    let by_byte = |data: &[u8]| {
+        let data = crate::proto::message::normalize_line_endings(data);
+        let mut out = Vec::new();
+        let mut line_start = true;
+        for &b in &data {
+            if line_start && b == b'.' {
+                out.push(b'.');
+            }
+            out.push(b);
+            line_start = b == b'\n';
+        }
+        if !data.is_empty() && !data.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    };
+    let alphabet = [b'a', b'\r', b'\n', b'.'];
+    for len in 0..=6u32 {
+        for code in 0..4usize.pow(len) {
+            let data: Vec<u8> = (0..len)
+                .map(|k| alphabet[code / 4usize.pow(k) % 4])
+                .collect();
+            assert_eq!(dot_stuff(&data), by_byte(&data), "{data:?}");
+        }
+    }
+}
+
+#[test]
 fn dotted_lines_survive_client_to_server_byte_identical() {
     let data = b"Subject: dots\r\n\r\n.\r\n..\r\n.x\r\n...\r\nend.\r\n.\r\n";
     let env = envelope("a@bar.com", &["b@foo.com"], data);
