@@ -154,7 +154,7 @@ impl<'a> Driver<'a> {
                 let (Some(na), Some(nb)) = (w.net.node_named(a), w.net.node_named(b)) else {
                     return;
                 };
-                w.net.set_link_up(na, nb, up);
+                w.set_link_up(na, nb, up);
             }
         }
     }
@@ -287,7 +287,10 @@ fn skip_excluded(k: usize, excluded: impl Iterator<Item = usize>) -> usize {
     idx
 }
 
-/// A message size in bytes from the distribution.
+/// A message size in bytes from the distribution, at least 200 bytes (the
+/// header fields need room) and at most 1 GB. Nothing else is capped: a
+/// message over the MTAs' 50 MiB limit is refused with 552 at submission
+/// and counted as dropped with that reason, as a real MSA would do.
 fn draw_size(d: &SizeDist, rng: &mut SimRng) -> u64 {
     let v = match *d {
         SizeDist::Fixed(v) => v as f64,
@@ -298,7 +301,7 @@ fn draw_size(d: &SizeDist, rng: &mut SimRng) -> u64 {
             min as f64 + uniform(rng) * (max.saturating_sub(min)) as f64
         }
     };
-    v.clamp(200.0, 50.0e6) as u64
+    v.clamp(200.0, 1.0e9) as u64
 }
 
 #[cfg(test)]
