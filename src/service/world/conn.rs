@@ -93,7 +93,7 @@ impl World {
         self.drive(cid, c);
     }
 
-    fn drive(&mut self, cid: ConnId, mut c: Conn) {
+    fn drive(&mut self, cid: ConnId, mut c: Box<Conn>) {
         let now = self.now();
         loop {
             let mut busy = false;
@@ -457,7 +457,9 @@ impl World {
         role: Role,
     ) -> ConnId {
         self.next_gen += 1;
-        let c = Conn {
+        // Boxed, so that taking a connection out of its slot for every
+        // segment moves a pointer, not the sessions' state.
+        let c = Box::new(Conn {
             host: h,
             local_port,
             remote,
@@ -465,7 +467,7 @@ impl World {
             role,
             timer: None,
             generation: self.next_gen,
-        };
+        });
         let cid = match self.free_conns.pop() {
             Some(cid) => {
                 self.conns[cid] = Some(c);
@@ -482,7 +484,7 @@ impl World {
 
     /// TCP is done with the connection: settle the session and free the
     /// slot.
-    fn finish_conn(&mut self, cid: ConnId, mut c: Conn) {
+    fn finish_conn(&mut self, cid: ConnId, mut c: Box<Conn>) {
         self.lost(&mut c);
         self.stats.tcp_retransmits += c.tcp.stats().retransmissions;
         if let Some((_, key)) = c.timer.take() {

@@ -144,7 +144,7 @@ pub struct World {
     hosts: Vec<Host>,
     host_by_node: Vec<Option<HostId>>,
     agents: Vec<agent::Agent>,
-    conns: Vec<Option<Conn>>,
+    conns: Vec<Option<Box<Conn>>>,
     free_conns: Vec<ConnId>,
     demux: HashMap<(HostId, u16, Ipv4Addr, u16), ConnId>,
     /// (store host, account, uid) -> message, for first-fetch times.
