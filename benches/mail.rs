@@ -21,8 +21,8 @@ const SCENARIO: &str = "scenarios/capacity-10k.toml";
 fn run_hour(sc: &Scenario) -> u64 {
     let outcome = experiment::run(sc, None, |_| {});
     let summary = summarize(&outcome, "capacity-10k.toml");
-    assert_eq!(summary.messages.lost, 0, "a message was lost");
-    summary.messages.delivered
+    assert_eq!(summary.messages.balance.lost, 0, "a message was lost");
+    summary.messages.balance.delivered
 }
 
 fn mail(c: &mut Criterion) {

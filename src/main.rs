@@ -243,7 +243,7 @@ fn replicate(
         return ExitCode::from(1);
     }
     if !quiet {
-        let delivered: u64 = summaries.iter().map(|s| s.messages.delivered).sum();
+        let delivered: u64 = summaries.iter().map(|s| s.messages.balance.delivered).sum();
         println!(
             "mailsim: {name}, {n} replications (seeds {first}..={})",
             seeds[seeds.len() - 1]
@@ -263,10 +263,10 @@ fn replicate(
 }
 
 fn conservation(s: &Summary) -> ExitCode {
-    if s.messages.lost > 0 {
+    if s.messages.balance.lost > 0 {
         eprintln!(
             "error: seed {}: {} (message, recipient) pairs are unaccounted for",
-            s.seed, s.messages.lost
+            s.seed, s.messages.balance.lost
         );
         return ExitCode::from(1);
     }
@@ -275,7 +275,7 @@ fn conservation(s: &Summary) -> ExitCode {
 
 fn print_table(s: &Summary, o: &RunOutcome, out: &Path) {
     let wall = o.wall.as_secs_f64();
-    let m = &s.messages;
+    let m = &s.messages.balance;
     let fmt = |v: Option<f64>| v.map(|x| format!("{x:.3} s")).unwrap_or_else(|| "-".into());
     let l = &s.latency_s;
     let drops: u64 = s.network.drops.values().sum();

@@ -56,7 +56,7 @@ fn arpanet_1969_delivers_every_message_despite_the_line_fault() {
     let sc = load("arpanet-1969.toml");
     let outcome = mailsim::experiment::run(&sc, None, |_| {});
     let s = mailsim::report::summarize(&outcome, "arpanet-1969.toml");
-    let m = &s.messages;
+    let m = &s.messages.balance;
     assert!(m.submitted > 0, "the workload ran");
     assert_eq!(m.lost, 0);
     assert_eq!(m.delivered, m.submitted, "{m:?}");
@@ -101,7 +101,7 @@ fn arpanet_1971_delivers_every_message() {
     let sc = load("arpanet-1971.toml");
     let outcome = mailsim::experiment::run(&sc, None, |_| {});
     let s = mailsim::report::summarize(&outcome, "arpanet-1971.toml");
-    let m = &s.messages;
+    let m = &s.messages.balance;
     assert!(m.submitted > 0, "the workload ran");
     assert_eq!(m.lost, 0);
     assert_eq!(m.delivered, m.submitted, "{m:?}");

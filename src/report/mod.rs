@@ -68,7 +68,7 @@ pub fn write_replications(summaries: &[Summary], path: &Path) -> io::Result<()> 
     ])?;
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for s in summaries {
-        let (m, l) = (&s.messages, &s.latency_s);
+        let (m, l) = (&s.messages.balance, &s.latency_s);
         w.write_record([
             s.seed.to_string(),
             s.events.to_string(),

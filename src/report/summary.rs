@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::experiment::RunOutcome;
+use crate::service::ledger::Balance;
 
 /// What `summary.json` holds.
 #[derive(Debug, Serialize)]
@@ -29,21 +30,13 @@ pub struct Summary {
     pub network: Network,
 }
 
-/// The message balance.
+/// The message balance, with the bounce and queue figures beside it.
 #[derive(Debug, Serialize)]
 pub struct Messages {
-    /// (message, recipient) pairs composed by clients.
-    pub submitted: u64,
-    /// Committed to a mailbox.
-    pub delivered: u64,
-    /// Bounced to the sender.
-    pub bounced: u64,
-    /// Still in an outbox or queue at the end.
-    pub queued: u64,
-    /// Dropped with a stated reason.
-    pub dropped: u64,
-    /// Unexplained: must be zero.
-    pub lost: u64,
+    /// Pairs submitted, delivered, bounced, queued, dropped and lost
+    /// (flattened into this object in the JSON).
+    #[serde(flatten)]
+    pub balance: Balance,
     /// Delivery status notifications generated.
     pub dsn_generated: u64,
     /// Messages left in MTA queues at the end (entries, not recipients).
@@ -148,12 +141,7 @@ pub fn summarize(run: &RunOutcome, scenario: &str) -> Summary {
         sim_time_s: run.sim_time.as_secs_f64(),
         events: w.sched.events_run(),
         messages: Messages {
-            submitted: b.submitted,
-            delivered: b.delivered,
-            bounced: b.bounced,
-            queued: b.queued,
-            dropped: b.dropped,
-            lost: b.lost,
+            balance: b,
             dsn_generated: s.dsn_generated,
             queue_entries_at_end: w.queued_messages(),
         },

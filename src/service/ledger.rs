@@ -60,7 +60,7 @@ pub struct MsgRecord {
 }
 
 /// The balance of a run, counted per (message, recipient).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Balance {
     /// Every (message, recipient) composed.
     pub submitted: u64,
