@@ -9,6 +9,7 @@ use petgraph::graph::{NodeIndex, UnGraph};
 use crate::sim::{Scheduler, SimRng, SimTime, Streams, uniform};
 
 use super::Packet;
+use super::tap::{NetTap, TapPoint};
 
 /// Index of a node (host or router) in the network.
 pub type NodeId = usize;
@@ -159,6 +160,8 @@ pub struct Network {
     host_index: BTreeMap<NodeId, usize>,
     drops: BTreeMap<DropReason, u64>,
     streams: Streams,
+    /// Sees packets at every [`TapPoint`]; `None` costs nothing.
+    pub tap: Option<NetTap>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -176,6 +179,7 @@ impl Network {
             host_index: BTreeMap::new(),
             drops: BTreeMap::new(),
             streams,
+            tap: None,
         }
     }
 
@@ -392,6 +396,9 @@ impl Network {
             self.count_drop(ch, DropReason::NodeDown, 1);
             return None;
         }
+        if let Some(tap) = self.tap.as_mut() {
+            tap(sched.now(), TapPoint::Arrived(ch), &packet);
+        }
         if self.nodes[node].addr == Some(packet.dst) {
             return Some((node, packet));
         }
@@ -465,6 +472,9 @@ impl Network {
         };
         c.stats.packets += 1;
         c.stats.bytes += p.wire_len() as u64;
+        if let Some(tap) = self.tap.as_mut() {
+            tap(sched.now(), TapPoint::Transmitted(ch), &p);
+        }
         let lost = c.params.loss > 0.0 && uniform(&mut c.rng) < c.params.loss;
         let delay = c.params.delay;
         if !c.up {

@@ -19,9 +19,11 @@
 
 mod fabric;
 pub mod packet;
+mod tap;
 
 pub use fabric::{
     Channel, ChannelId, ChannelStats, DropReason, LinkParams, NetEvent, Network, Node, NodeId,
     NodeKind, Routing,
 };
-pub use packet::{L4, Packet, TcpFlags, TcpHeader, UdpHeader};
+pub use packet::{L4, Packet, ParseError, TcpFlags, TcpHeader, UdpHeader};
+pub use tap::{NetTap, TapPoint};
