@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 
 use mailsim::experiment::{self, RunOutcome};
-use mailsim::report::{self, Capture, Summary};
+use mailsim::report::{self, Capture, CapturePoints, Summary};
 use mailsim::scenario::{self, Scenario};
 use mailsim::service::Transcript;
 
@@ -46,6 +46,14 @@ enum Command {
         /// for Wireshark or tshark.
         #[arg(long)]
         pcap: bool,
+        /// Capture only at this node: packets it sends on its links or
+        /// receives from them (repeatable; implies --pcap).
+        #[arg(long, value_name = "NAME")]
+        pcap_node: Vec<String>,
+        /// Capture only on this link: packets transmitted on it, both
+        /// directions (repeatable; implies --pcap).
+        #[arg(long, value_name = "A-B")]
+        pcap_link: Vec<String>,
         /// Run N replications with seeds seed, seed+1, ... in parallel;
         /// each writes into OUT/seed-<n>/, and OUT/replications.csv
         /// summarises them.
@@ -73,6 +81,8 @@ fn main() -> ExitCode {
             seed,
             transcript,
             pcap,
+            pcap_node,
+            pcap_link,
             replications,
             quiet,
         } => {
@@ -87,7 +97,20 @@ fn main() -> ExitCode {
             if replications > 1 {
                 return replicate(&sc, &name, &out, seed, replications, quiet);
             }
-            let extras = Extras { transcript, pcap };
+            let points = CapturePoints {
+                nodes: pcap_node,
+                links: pcap_link,
+            };
+            if let Err(e) = points.check(&sc) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            let pcap = pcap || !points.is_everywhere();
+            let extras = Extras {
+                transcript,
+                pcap,
+                points,
+            };
             run_one(&sc, &name, &out, seed, extras, quiet)
         }
     }
@@ -138,6 +161,7 @@ fn check(path: &Path) -> ExitCode {
 struct Extras {
     transcript: bool,
     pcap: bool,
+    points: CapturePoints,
 }
 
 fn run_one(
@@ -176,7 +200,7 @@ fn run_one(
     let mut open_error = None;
     let outcome = experiment::run(sc, seed, |w| {
         if extras.pcap {
-            w.tap = Some(Capture::tap(&capture));
+            extras.points.install(w, &capture);
         }
         if extras.transcript {
             match File::create(&transcript_path) {
