@@ -1,6 +1,7 @@
-//! `capture.pcap`: every packet as it leaves its host, in the classic pcap
-//! format that Wireshark and tshark open, with the raw-IPv4 link type and
-//! nanosecond timestamps. Written through the pcap-file crate.
+//! `capture.pcap`: every packet as it leaves its host (or only at the
+//! points [`super::CapturePoints`] chose), in the classic pcap format that
+//! Wireshark and tshark open, with the raw-IPv4 link type and nanosecond
+//! timestamps. Written through the pcap-file crate.
 //!
 //! Timestamps are the scenario's calendar start plus simulated time; a
 //! start before 1970 (the ARPANET scenarios) is shown from 1970-01-01,
