@@ -49,7 +49,12 @@ pub enum LossModel {
 
 impl LossModel {
     /// A Gilbert-Elliott chain starting in the good state.
-    pub fn gilbert_elliott(p_good_bad: f64, p_bad_good: f64, loss_good: f64, loss_bad: f64) -> Self {
+    pub fn gilbert_elliott(
+        p_good_bad: f64,
+        p_bad_good: f64,
+        loss_good: f64,
+        loss_bad: f64,
+    ) -> Self {
         LossModel::GilbertElliott {
             p_good_bad,
             p_bad_good,

@@ -63,7 +63,11 @@ impl Network {
         let na = petgraph::graph::NodeIndex::new(a);
         let nb = petgraph::graph::NodeIndex::new(b);
         let (x, y) = self.graph[self.graph.find_edge(na, nb)?];
-        Some(if self.channels[x].from == a { (x, y) } else { (y, x) })
+        Some(if self.channels[x].from == a {
+            (x, y)
+        } else {
+            (y, x)
+        })
     }
 
     /// A crash: the packets waiting in the node's output buffers are lost,
