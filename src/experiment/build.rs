@@ -86,6 +86,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
                 retry_backoff: cfg.retry_backoff,
                 retry_max: cfg.retry_max,
                 queue_lifetime: cfg.queue_lifetime,
+                memory_queue: cfg.memory_queue,
                 local_domains: stores_for
                     .iter()
                     .map(|d| d.name.to_ascii_lowercase())

@@ -1,5 +1,5 @@
 //! Drives the workload and the faults: Poisson senders, scripted sends,
-//! and links and hosts going down and up, at their scheduled times.
+//! and the fault schedule (applied by `faults`), at their scheduled times.
 //!
 //! Each Poisson sender has its own random stream named after the workload
 //! and the sender, so adding a sender never changes another's draws.
@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::proto::message;
-use crate::scenario::{FaultAction, Scenario, SizeDist, Workload};
+use crate::scenario::{Scenario, SizeDist, Workload};
 use crate::service::{AgentId, World};
 use crate::sim::{SimRng, SimTime, Streams, exponential, standard_normal, uniform};
+
+use super::faults::apply_fault;
 
 const KIND_SHIFT: u32 = 48;
 const KIND_POISSON: u64 = 1;
@@ -139,24 +141,7 @@ impl<'a> Driver<'a> {
     }
 
     fn fault(&mut self, i: usize, w: &mut World) {
-        match &self.sc.faults[i].action {
-            FaultAction::HostDown(h) | FaultAction::HostUp(h) => {
-                let up = matches!(self.sc.faults[i].action, FaultAction::HostUp(_));
-                if let Some(id) = w.host_named(h) {
-                    w.set_host_up(id, up);
-                } else if let Some(node) = w.net.node_named(h) {
-                    // A router: packets reaching it are dropped while down.
-                    w.net.set_node_up(node, up);
-                }
-            }
-            FaultAction::LinkDown(a, b) | FaultAction::LinkUp(a, b) => {
-                let up = matches!(self.sc.faults[i].action, FaultAction::LinkUp(..));
-                let (Some(na), Some(nb)) = (w.net.node_named(a), w.net.node_named(b)) else {
-                    return;
-                };
-                w.set_link_up(na, nb, up);
-            }
-        }
+        apply_fault(&self.sc.faults[i].action, w);
     }
 }
 

@@ -6,10 +6,13 @@ use std::net::Ipv4Addr;
 
 use petgraph::graph::{NodeIndex, UnGraph};
 
-use crate::sim::{Scheduler, SimRng, SimTime, Streams, uniform};
+use crate::sim::{Scheduler, SimRng, SimTime, Streams};
 
 use super::Packet;
+use super::loss::LossModel;
 use super::tap::{NetTap, TapPoint};
+
+mod faults;
 
 /// Index of a node (host or router) in the network.
 pub type NodeId = usize;
@@ -146,6 +149,7 @@ pub struct Channel {
     queue: VecDeque<Packet>,
     sending: Option<Packet>,
     rng: SimRng,
+    loss: LossModel,
 }
 
 /// The whole fabric: nodes, channels, routes, and drop counters.
@@ -223,6 +227,7 @@ impl Network {
             queue: VecDeque::new(),
             sending: None,
             rng: self.streams.stream(&name),
+            loss: LossModel::Bernoulli { p: params.loss },
         });
         self.channels.len() - 1
     }
@@ -329,9 +334,13 @@ impl Network {
             .unwrap_or(1500)
     }
 
-    /// Marks a node up or down. Packets reaching a down node are dropped.
+    /// Marks a node up or down. Packets reaching a down node are dropped;
+    /// a node going down loses the packets in its output buffers.
     pub fn set_node_up(&mut self, node: NodeId, up: bool) {
         self.nodes[node].up = up;
+        if !up {
+            self.drop_output_buffers(node);
+        }
     }
 
     /// Marks both directions of the link between `a` and `b` up or down;
@@ -475,9 +484,11 @@ impl Network {
         if let Some(tap) = self.tap.as_mut() {
             tap(sched.now(), TapPoint::Transmitted(ch), &p);
         }
-        let lost = c.params.loss > 0.0 && uniform(&mut c.rng) < c.params.loss;
+        let lost = c.loss.lose(&mut c.rng);
         let delay = c.params.delay;
-        if !c.up {
+        if !self.nodes[c.from].up {
+            self.count_drop(ch, DropReason::NodeDown, 1);
+        } else if !c.up {
             self.count_drop(ch, DropReason::LinkDown, 1);
         } else if lost {
             self.count_drop(ch, DropReason::Loss, 1);

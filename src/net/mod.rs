@@ -16,8 +16,13 @@
 //!   avoids it by taking its MSS from the host's own link.
 //! - A packet already propagating when its link goes down still arrives;
 //!   queued ones are dropped.
+//! - A node that crashes loses its output buffers (reason `node_down`); the
+//!   packet on its line is dropped when its transmission would have ended.
+//!   A bandwidth or delay change applies to packets sent after it; routes
+//!   are not recomputed.
 
 mod fabric;
+pub mod loss;
 pub mod packet;
 mod tap;
 
@@ -25,5 +30,6 @@ pub use fabric::{
     Channel, ChannelId, ChannelStats, DropReason, LinkParams, NetEvent, Network, Node, NodeId,
     NodeKind, Routing,
 };
+pub use loss::LossModel;
 pub use packet::{L4, Packet, ParseError, TcpFlags, TcpHeader, UdpHeader};
 pub use tap::{NetTap, TapPoint};

@@ -20,6 +20,7 @@
 //!   pool rather than per subnet: routing is by graph, not by prefix.
 
 mod error;
+mod faults;
 mod mail;
 mod network;
 mod schema;
@@ -137,6 +138,9 @@ pub struct MtaConfig {
     pub retry_max: SimTime,
     /// Give up and bounce after this long in the queue (default 5d).
     pub queue_lifetime: SimTime,
+    /// The queue is kept in memory (`queue = "memory"`) and lost in a
+    /// crash, instead of on disk (the default, `"disk"`).
+    pub memory_queue: bool,
 }
 
 impl Default for MtaConfig {
@@ -146,6 +150,7 @@ impl Default for MtaConfig {
             retry_backoff: 2.0,
             retry_max: SimTime::from_secs(3_600),
             queue_lifetime: SimTime::from_secs(5 * 86_400),
+            memory_queue: false,
         }
     }
 }
@@ -326,7 +331,7 @@ pub struct Send {
 }
 
 /// A failure or repair at a fixed time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     /// When it happens.
     pub at: SimTime,
@@ -335,17 +340,52 @@ pub struct Fault {
 }
 
 /// The kinds of fault.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum FaultAction {
-    /// The node (host or router) stops: it drops every packet.
+    /// The node (host or router) crashes (`crash` or `host_down`): it drops
+    /// every packet and loses what is not on its disk.
     HostDown(String),
-    /// The node starts again.
+    /// The node restarts (`restart` or `host_up`).
     HostUp(String),
     /// The link between the two nodes stops carrying packets; the names are
     /// in the link's own order.
     LinkDown(String, String),
     /// The link carries packets again.
     LinkUp(String, String),
+    /// Every link between two of the groups goes down.
+    Partition {
+        /// The groups of node names, as written.
+        groups: Vec<Vec<String>>,
+        /// The links cut, each in its own order.
+        cut: Vec<(String, String)>,
+    },
+    /// The links a partition cut come back up.
+    Heal {
+        /// The links to bring up.
+        cut: Vec<(String, String)>,
+    },
+    /// A loss model replaces the link's own loss, in both directions.
+    LossBurst {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+        /// The Gilbert-Elliott chain, starting in its good state.
+        model: crate::net::LossModel,
+    },
+    /// The link goes back to its own (Bernoulli) loss.
+    LossBurstEnd(String, String),
+    /// The link's line rate and/or delay change from now on.
+    LinkChange {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+        /// The new line rate in bits per second, if it changes.
+        bandwidth_bps: Option<u64>,
+        /// The new one-way delay, if it changes.
+        delay: Option<SimTime>,
+    },
 }
 
 impl Scenario {

@@ -1,14 +1,15 @@
 //! The network sections: `[[router]]`, `[[host]]`, `[[link]]`,
-//! `[link_defaults]`, host addresses, connectivity, and `[[fault]]`.
+//! `[link_defaults]`, host addresses and connectivity (`[[fault]]` is in
+//! `faults`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use super::error::{ScenarioError, edit_distance};
-use super::schema::{RawFault, RawHost, RawLinkParams, RawMta, RawScenario, Str, StrVec};
+use super::schema::{RawHost, RawLinkParams, RawMta, RawScenario, Str, StrVec};
 use super::units::parse_bandwidth;
 use super::validate::{Check, key};
-use super::{Fault, FaultAction, Host, Link, MtaConfig, Router};
+use super::{Host, Link, MtaConfig, Router};
 use crate::sim::SimTime;
 
 /// The checked network, with a name index for the sections that refer to it.
@@ -145,18 +146,6 @@ pub(crate) fn build(check: &Check, raw: &RawScenario) -> Result<Net, ScenarioErr
     Ok(net)
 }
 
-/// Reads `[[fault]]` entries against the built network.
-pub(crate) fn faults(
-    check: &Check,
-    raw: &[RawFault],
-    net: &Net,
-) -> Result<Vec<Fault>, ScenarioError> {
-    raw.iter()
-        .enumerate()
-        .map(|(i, f)| fault(check, f, i, net))
-        .collect()
-}
-
 fn unique_name(
     check: &Check,
     v: &Str,
@@ -248,6 +237,16 @@ fn mta_config(check: &Check, raw: &RawMta, i: usize) -> Result<MtaConfig, Scenar
     }
     if let Some(v) = &raw.queue_lifetime {
         config.queue_lifetime = check.positive_duration(v, &k("queue_lifetime"))?;
+    }
+    if let Some(v) = &raw.queue {
+        config.memory_queue = match v.get_ref().as_str() {
+            "disk" => false,
+            "memory" => true,
+            other => {
+                let message = format!(r#"unknown queue {other:?} (use "disk" or "memory")"#);
+                return Err(check.err(v.span(), &k("queue"), message));
+            }
+        };
     }
     Ok(config)
 }
@@ -562,66 +561,4 @@ fn components(graph: &petgraph::graph::UnGraph<(), ()>) -> Vec<usize> {
         }
     }
     label
-}
-
-fn fault(check: &Check, raw: &RawFault, i: usize, net: &Net) -> Result<Fault, ScenarioError> {
-    let at = check.duration(&raw.at, &key("fault", i, "at"))?;
-    let mut actions = Vec::new();
-    if let Some(v) = &raw.host_down {
-        let name = net.resolve(check, v, &key("fault", i, "host_down"), Need::Node)?;
-        actions.push((v.span(), "host_down", FaultAction::HostDown(name)));
-    }
-    if let Some(v) = &raw.host_up {
-        let name = net.resolve(check, v, &key("fault", i, "host_up"), Need::Node)?;
-        actions.push((v.span(), "host_up", FaultAction::HostUp(name)));
-    }
-    if let Some(v) = &raw.link_down {
-        let (a, b) = fault_link(check, v, &key("fault", i, "link_down"), net)?;
-        actions.push((v.span(), "link_down", FaultAction::LinkDown(a, b)));
-    }
-    if let Some(v) = &raw.link_up {
-        let (a, b) = fault_link(check, v, &key("fault", i, "link_up"), net)?;
-        actions.push((v.span(), "link_up", FaultAction::LinkUp(a, b)));
-    }
-    let mut actions = actions.into_iter();
-    let Some((_, _, action)) = actions.next() else {
-        let message = "give one of host_down, host_up, link_down, link_up";
-        return Err(check.err(raw.at.span(), &format!("fault[{i}]"), message));
-    };
-    if let Some((span, name, _)) = actions.next() {
-        let message = "a [[fault]] takes exactly one action; write another [[fault]]";
-        return Err(check.err(span, &key("fault", i, name), message));
-    }
-    Ok(Fault { at, action })
-}
-
-/// The declared link between the two named nodes, in its own order.
-fn fault_link(
-    check: &Check,
-    v: &StrVec,
-    k: &str,
-    net: &Net,
-) -> Result<(String, String), ScenarioError> {
-    let ends = v.get_ref();
-    if ends.len() != 2 {
-        return Err(check.err(
-            v.span(),
-            k,
-            r#"give exactly two node names, like ["r1", "r2"]"#,
-        ));
-    }
-    let a = net.resolve(check, &ends[0], &format!("{k}[0]"), Need::Node)?;
-    let b = net.resolve(check, &ends[1], &format!("{k}[1]"), Need::Node)?;
-    let found = net
-        .links
-        .iter()
-        .find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a));
-    match found {
-        Some(l) => Ok((l.a.clone(), l.b.clone())),
-        None => Err(check.err(
-            v.span(),
-            k,
-            format!("there is no link between {a:?} and {b:?}"),
-        )),
-    }
 }

@@ -123,6 +123,7 @@ pub(crate) struct RawMta {
     pub backoff: Option<Spanned<f64>>,
     pub retry_max: Option<Str>,
     pub queue_lifetime: Option<Str>,
+    pub queue: Option<Str>,
 }
 
 /// `[[domain]]`.
@@ -246,15 +247,43 @@ pub(crate) struct RawSend {
     pub file: Str,
 }
 
-/// `[[fault]]`: `at` plus exactly one action key.
+/// `[[fault]]`: `at` plus exactly one action key (`heal` only with
+/// `partition`).
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFault {
     pub at: Str,
+    pub crash: Option<Str>,
+    pub restart: Option<Str>,
     pub host_down: Option<Str>,
     pub host_up: Option<Str>,
     pub link_down: Option<StrVec>,
     pub link_up: Option<StrVec>,
+    pub partition: Option<Spanned<Vec<StrVec>>>,
+    pub heal: Option<Str>,
+    pub loss_burst: Option<Spanned<RawLossBurst>>,
+    pub link_change: Option<Spanned<RawLinkChange>>,
+}
+
+/// A fault's `loss_burst = { ... }` (a Gilbert-Elliott chain on a link).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLossBurst {
+    pub link: Option<StrVec>,
+    pub p_good_bad: Option<Spanned<f64>>,
+    pub p_bad_good: Option<Spanned<f64>>,
+    pub loss_good: Option<Spanned<f64>>,
+    pub loss_bad: Option<Spanned<f64>>,
+    pub duration: Option<Str>,
+}
+
+/// A fault's `link_change = { link, bandwidth, delay }`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLinkChange {
+    pub link: Option<StrVec>,
+    pub bandwidth: Option<Str>,
+    pub delay: Option<Str>,
 }
 
 /// A string or a list of strings, as in `to = "*"` or `to = ["a@b.c"]`.

@@ -99,6 +99,7 @@ fn the_full_fixture_reads_run_and_network() {
         retry_backoff: 1.5,
         retry_max: secs(1_800),
         queue_lifetime: secs(86_400),
+        memory_queue: false,
     };
     assert_eq!(mx_b.mta, Some(mta));
     assert!(mx_b.pop3 && mx_b.imap && !mx_b.dns);

@@ -12,7 +12,7 @@ use toml::de::DeTable;
 use super::error::{ScenarioError, Source};
 use super::schema::{RawRun, RawScenario, Str};
 use super::units::{parse_duration, parse_utc};
-use super::{Routing, Run, Scenario, mail, network};
+use super::{Routing, Run, Scenario, faults, mail, network};
 use crate::sim::SimTime;
 
 /// The default of `[run] start`.
@@ -52,7 +52,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
     let routing = routing(check, &raw)?;
     let net = network::build(check, &raw)?;
     let mail = mail::build(check, &raw, &net, run.duration)?;
-    let faults = network::faults(check, &raw.fault, &net)?;
+    let faults = faults::faults(check, &raw.fault, &net)?;
     Ok(Scenario {
         file: PathBuf::from(file_name),
         run,

@@ -193,6 +193,18 @@ impl Resolver {
         }
     }
 
+    /// Forgets the cache, every lookup and every question in flight, as a
+    /// host crash wipes a resolver's memory; the configuration stays and
+    /// query ids go on from where they were.
+    pub fn forget(&mut self) {
+        self.cache = Cache::default();
+        self.lookups.clear();
+        self.in_flight.clear();
+        self.by_id.clear();
+        self.transmits.clear();
+        self.results.clear();
+    }
+
     /// Starts finding the mail exchanges of `domain`; the result may be
     /// ready at once from the cache.
     pub fn lookup_mx(&mut self, now: SimTime, domain: &str) -> LookupId {

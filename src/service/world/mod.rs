@@ -3,6 +3,7 @@
 mod agent;
 mod conn;
 mod dns;
+mod faults;
 mod mta;
 
 use std::collections::HashMap;
@@ -393,6 +394,9 @@ impl World {
             return;
         }
         if let Some(rst) = reset_for(&hdr, payload.len()) {
+            if !syn_only {
+                self.note_forgotten_segment(h, src, hdr.src_port);
+            }
             self.stats.tcp_resets += 1;
             self.emit_segment(h, src, rst, Bytes::new());
         }
@@ -410,7 +414,7 @@ impl World {
         let text = if up {
             "host up: services listen again, queued mail is retried now"
         } else {
-            "host down (crash): open sessions vanish; queue and mailboxes are kept"
+            "host down (crash): open sessions vanish; mailboxes and a queue on disk are kept"
         };
         self.note(h, text);
         if !up {
@@ -420,6 +424,7 @@ impl World {
             for cid in mine {
                 self.crash_conn(cid);
             }
+            self.lose_memory(h);
             return;
         }
         self.mta_flush(h);

@@ -10,8 +10,9 @@
 //!
 //! Deliberate simplifications: submission trusts clients by port (no AUTH
 //! yet, like a `mynetworks` rule); one queue entry per (message, domain);
-//! queue and store survive a host crash, as on disk; disk and CPU service
-//! times are zero for now.
+//! queue and store survive a host crash, as on disk, unless the queue is
+//! set to memory (see `faults`); disk and CPU service times are zero for
+//! now.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -41,6 +42,8 @@ pub struct MtaSettings {
     pub retry_max: SimTime,
     /// Age at which an undeliverable message is bounced.
     pub queue_lifetime: SimTime,
+    /// The queue is in memory and lost in a crash (otherwise on disk).
+    pub memory_queue: bool,
     /// Domains whose mailboxes are in this host's store.
     pub local_domains: BTreeSet<String>,
     /// Domains this host is an MX for (without holding them), with its
@@ -586,6 +589,25 @@ impl World {
 }
 
 impl Mta {
+    /// A crash: a queue kept in memory is gone. Returns the ledger
+    /// identity and the recipients of every entry lost (nothing for a queue
+    /// on disk).
+    pub(super) fn lose_memory_queue(&mut self) -> Vec<(Option<MsgId>, Vec<String>)> {
+        if !self.settings.memory_queue {
+            return Vec::new();
+        }
+        let queue = std::mem::take(&mut self.queue);
+        queue
+            .into_values()
+            .map(|e| (e.msg, e.rcpts.into_iter().map(|r| r.addr).collect()))
+            .collect()
+    }
+
+    /// Whether the queue is kept in memory.
+    pub(super) fn memory_queue(&self) -> bool {
+        self.settings.memory_queue
+    }
+
     fn msg_of(&self, qid: u64) -> Option<MsgId> {
         self.queue.get(&qid).and_then(|e| e.msg)
     }
