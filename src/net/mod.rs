@@ -19,9 +19,11 @@
 
 mod fabric;
 pub mod packet;
+pub mod queue;
 
 pub use fabric::{
     Channel, ChannelId, ChannelStats, DropReason, LinkParams, NetEvent, Network, Node, NodeId,
     NodeKind, Routing,
 };
 pub use packet::{L4, Packet, TcpFlags, TcpHeader, UdpHeader};
+pub use queue::{CodelParams, Discipline, Queue, QueueConfig, RedParams};

@@ -22,6 +22,7 @@
 mod error;
 mod mail;
 mod network;
+mod queue;
 mod schema;
 mod units;
 mod validate;
@@ -165,8 +166,11 @@ pub struct Link {
     pub loss: f64,
     /// Largest IP packet in bytes, at least 576 (RFC 791).
     pub mtu: u16,
-    /// Drop-tail queue length in packets, at least 1.
+    /// Buffer limit in packets, at least 1 (`usize::MAX` when the buffer
+    /// is given in bytes).
     pub buffer_packets: usize,
+    /// Byte limit and queue discipline (default drop-tail, no byte limit).
+    pub queue: crate::net::QueueConfig,
 }
 
 /// A mail domain: its MX hosts, mailbox store and users.
