@@ -22,6 +22,7 @@
 mod error;
 mod mail;
 mod network;
+mod output;
 mod queue;
 mod schema;
 mod units;
@@ -80,6 +81,16 @@ pub struct Scenario {
     pub sends: Vec<Send>,
     /// Scheduled failures and repairs.
     pub faults: Vec<Fault>,
+    /// `[output]`: what the run records besides its totals.
+    pub output: Output,
+}
+
+/// `[output]`: time series sampling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// Interval between samples of `timeseries.csv`; `None` when off
+    /// (default 1s).
+    pub sample: Option<SimTime>,
 }
 
 /// `[run]`: how long to simulate and from which seed.

@@ -41,6 +41,15 @@ pub(crate) struct RawScenario {
     pub send: Vec<RawSend>,
     #[serde(default)]
     pub fault: Vec<RawFault>,
+    pub output: Option<RawOutput>,
+}
+
+/// `[output]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOutput {
+    /// A duration, or `"off"`.
+    pub sample: Option<Str>,
 }
 
 /// `[run]`.
