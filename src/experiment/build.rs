@@ -27,6 +27,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
             loss: l.loss,
             mtu: l.mtu,
             buffer_packets: l.buffer_packets,
+            queue: l.queue,
         };
         w.add_link(nodes[l.a.as_str()], nodes[l.b.as_str()], params);
     }

@@ -7,6 +7,7 @@
 
 mod build;
 mod faults;
+mod sampler;
 mod workload_driver;
 
 use std::time::{Duration, Instant};
@@ -16,6 +17,8 @@ use crate::service::World;
 use crate::sim::SimTime;
 
 pub use build::build;
+use sampler::Sampler;
+pub use sampler::{LinkSample, MtaSample, TimeSeries};
 use workload_driver::Driver;
 
 /// A finished run: the world as it stood at the end, and its costs.
@@ -28,6 +31,8 @@ pub struct RunOutcome {
     pub sim_time: SimTime,
     /// Wall-clock time the run took (for the terminal only).
     pub wall: Duration,
+    /// Queue lengths, utilisation and drops over time.
+    pub timeseries: TimeSeries,
 }
 
 /// Runs `scenario` with `seed` (the scenario's own unless overridden)
@@ -46,8 +51,18 @@ pub fn run(scenario: &Scenario, seed: Option<u64>, prepare: impl FnOnce(&mut Wor
     prepare(&mut world);
     let mut driver = Driver::new(scenario, seed, &mut world);
     let limit = scenario.run.duration;
-    while let Some(token) = world.step(limit) {
-        driver.handle(token, &mut world);
+    let mut sampler = Sampler::new(scenario.output.sample, &world);
+    loop {
+        let until = sampler.next_due().min(limit);
+        if let Some(token) = world.step(until) {
+            driver.handle(token, &mut world);
+            continue;
+        }
+        if world.sched.pending() == 0 || until == limit {
+            break;
+        }
+        world.sched.advance_to(until);
+        sampler.sample(&world, until);
     }
     let sim_time = if world.sched.pending() > 0 {
         limit
@@ -55,6 +70,7 @@ pub fn run(scenario: &Scenario, seed: Option<u64>, prepare: impl FnOnce(&mut Wor
         world.now()
     };
     world.sched.advance_to(sim_time);
+    let timeseries = sampler.finish(&world, sim_time);
     let _ = world.transcript.flush();
     tracing::info!(seed, t = %sim_time, events = world.sched.events_run(), "run ends");
     RunOutcome {
@@ -62,5 +78,6 @@ pub fn run(scenario: &Scenario, seed: Option<u64>, prepare: impl FnOnce(&mut Wor
         seed,
         sim_time,
         wall: started.elapsed(),
+        timeseries,
     }
 }

@@ -1,7 +1,7 @@
 //! Nodes, channels (one per link direction), store-and-forward and routing.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::Ipv4Addr;
 
 use petgraph::graph::{NodeIndex, UnGraph};
@@ -10,6 +10,7 @@ use crate::sim::{Scheduler, SimRng, SimTime, Streams};
 
 use super::Packet;
 use super::loss::LossModel;
+use super::queue::{Queue, QueueConfig};
 use super::tap::{NetTap, TapPoint};
 
 mod faults;
@@ -48,8 +49,10 @@ pub struct LinkParams {
     pub loss: f64,
     /// Largest IP packet the link carries, in bytes.
     pub mtu: u16,
-    /// Drop-tail buffer, in packets waiting behind the one being sent.
+    /// Buffer limit, in packets waiting behind the one being sent.
     pub buffer_packets: usize,
+    /// Byte limit and queue discipline of the buffer.
+    pub queue: QueueConfig,
 }
 
 /// Why a packet was dropped.
@@ -57,8 +60,12 @@ pub struct LinkParams {
 pub enum DropReason {
     /// Lost on the line (the link's loss probability).
     Loss,
-    /// The link's buffer was full (drop-tail).
+    /// The link's buffer was full (a tail drop).
     BufferFull,
+    /// Dropped early by RED on arrival.
+    Red,
+    /// Dropped by CoDel at the head of a standing queue.
+    Codel,
     /// Larger than the link's MTU.
     Mtu,
     /// No route to the destination address.
@@ -73,9 +80,11 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Loss,
         DropReason::BufferFull,
+        DropReason::Red,
+        DropReason::Codel,
         DropReason::Mtu,
         DropReason::NoRoute,
         DropReason::LinkDown,
@@ -88,6 +97,8 @@ impl DropReason {
         match self {
             DropReason::Loss => "loss",
             DropReason::BufferFull => "buffer_full",
+            DropReason::Red => "red",
+            DropReason::Codel => "codel",
             DropReason::Mtu => "mtu",
             DropReason::NoRoute => "no_route",
             DropReason::LinkDown => "link_down",
@@ -146,10 +157,30 @@ pub struct Channel {
     pub up: bool,
     /// Counters.
     pub stats: ChannelStats,
-    queue: VecDeque<Packet>,
+    queue: Queue,
     sending: Option<Packet>,
+    /// When the packet on the line finishes.
+    sending_until: SimTime,
     rng: SimRng,
     loss: LossModel,
+}
+
+impl Channel {
+    /// The buffer (packets waiting behind the one on the line).
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Time spent transmitting up to `now` (unlike `stats.busy`, which
+    /// counts a packet's whole transmission from its start).
+    pub fn busy_until(&self, now: SimTime) -> SimTime {
+        let ahead = if self.sending.is_some() {
+            self.sending_until.saturating_sub(now)
+        } else {
+            SimTime::ZERO
+        };
+        self.stats.busy.saturating_sub(ahead)
+    }
 }
 
 /// The whole fabric: nodes, channels, routes, and drop counters.
@@ -218,14 +249,17 @@ impl Network {
             "link/{}>{}/loss",
             self.nodes[from].name, self.nodes[to].name
         );
+        let red = self.streams.stream(&name.replace("/loss", "/red"));
+        let (limit, bps) = (params.buffer_packets, params.bandwidth_bps);
         self.channels.push(Channel {
             from,
             to,
             params,
             up: true,
             stats: ChannelStats::default(),
-            queue: VecDeque::new(),
+            queue: Queue::new(limit, params.queue, bps, params.mtu, red),
             sending: None,
+            sending_until: SimTime::ZERO,
             rng: self.streams.stream(&name),
             loss: LossModel::Bernoulli { p: params.loss },
         });
@@ -354,9 +388,8 @@ impl Network {
         for ch in [ab, ba] {
             self.channels[ch].up = up;
             if !up {
-                let lost = self.channels[ch].queue.len() as u64;
+                let lost = self.channels[ch].queue.clear();
                 self.count_drop(ch, DropReason::LinkDown, lost);
-                self.channels[ch].queue.clear();
             }
         }
         true
@@ -445,16 +478,25 @@ impl Network {
             self.count_drop(ch, DropReason::Mtu, 1);
             return;
         }
+        if let Err(reason) = c.queue.enqueue(p, sched.now()) {
+            self.count_drop(ch, reason, 1);
+            return;
+        }
         if c.sending.is_none() {
-            self.start_transmission(sched, ch, p);
-            return;
+            self.send_next(sched, ch);
         }
-        if c.queue.len() >= c.params.buffer_packets {
-            self.count_drop(ch, DropReason::BufferFull, 1);
-            return;
-        }
-        c.queue.push_back(p);
+        let c = &mut self.channels[ch];
         c.stats.max_queue = c.stats.max_queue.max(c.queue.len());
+    }
+
+    /// Puts the buffer's next packet on the line, counting what the queue
+    /// discipline dropped on the way.
+    fn send_next<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>, ch: ChannelId) {
+        let out = self.channels[ch].queue.dequeue(sched.now());
+        self.count_drop(ch, DropReason::Codel, out.dropped);
+        if let Some(p) = out.packet {
+            self.start_transmission(sched, ch, p);
+        }
     }
 
     /// Serialisation delay: the packet's bits at the line rate, rounded up
@@ -471,6 +513,7 @@ impl Network {
         let tx = SimTime::from_nanos((bits * 1_000_000_000).div_ceil(bps));
         c.stats.busy += tx;
         c.sending = Some(p);
+        c.sending_until = sched.now() + tx;
         sched.schedule_in(tx, NetEvent::TxDone(ch).into());
     }
 
@@ -495,9 +538,7 @@ impl Network {
         } else {
             sched.schedule_in(delay, NetEvent::Arrive(ch, p).into());
         }
-        if let Some(next) = self.channels[ch].queue.pop_front() {
-            self.start_transmission(sched, ch, next);
-        }
+        self.send_next(sched, ch);
     }
 
     fn count_drop(&mut self, ch: ChannelId, reason: DropReason, n: u64) {
@@ -522,6 +563,7 @@ mod tests {
             loss: 0.0,
             mtu: 1500,
             buffer_packets: buffer,
+            queue: QueueConfig::default(),
         }
     }
 

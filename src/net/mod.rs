@@ -24,6 +24,7 @@
 mod fabric;
 pub mod loss;
 pub mod packet;
+pub mod queue;
 mod tap;
 
 pub use fabric::{
@@ -32,4 +33,5 @@ pub use fabric::{
 };
 pub use loss::LossModel;
 pub use packet::{L4, Packet, ParseError, TcpFlags, TcpHeader, UdpHeader};
+pub use queue::{CodelParams, Discipline, Queue, QueueConfig, RedParams};
 pub use tap::{NetTap, TapPoint};

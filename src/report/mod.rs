@@ -1,15 +1,18 @@
 //! Reports of a finished run: `summary.json`, `messages.csv`, `links.csv`,
-//! the mailboxes as Maildir, `latency.svg`, and the terminal table.
+//! `timeseries.csv`, the mailboxes as Maildir, the plots (latency, queue
+//! length and utilisation, each as SVG and PNG), and the terminal table.
 //!
 //! Files hold only what `(scenario, seed)` decides: no wall-clock figure is
 //! ever written to them (those go to the terminal), so two runs compare
 //! byte for byte.
 
 mod capture_points;
+pub mod charts;
 mod maildir;
 mod pcap;
 mod plot;
 mod summary;
+mod timeseries;
 
 use std::fs;
 use std::io;
@@ -22,8 +25,9 @@ use crate::service::ledger::{Fate, MsgId};
 pub use capture_points::{CapturePointError, CapturePoints};
 pub use maildir::write_maildirs;
 pub use pcap::Capture;
-pub use plot::latency_cdf;
+pub use plot::{latency_cdf, latency_cdf_png, queue_chart, utilisation_chart};
 pub use summary::{Summary, percentile, summarize};
+pub use timeseries::write_timeseries;
 
 /// Writes every output file of `run` into `dir` (created if missing). The
 /// Maildir tree of an earlier run in the same folder is replaced, not
@@ -42,12 +46,26 @@ pub fn write_all(run: &RunOutcome, scenario_name: &str, dir: &Path) -> io::Resul
     write_links(run, &dir.join("links.csv"))?;
     write_maildirs(run, &maildir)?;
     let title = format!("{scenario_name}, seed {}", run.seed);
-    latency_cdf(
-        &run.world.ledger.latencies(),
-        &dir.join("latency.svg"),
-        &title,
-    )
-    .map_err(io::Error::other)?;
+    write_timeseries(run, &dir.join("timeseries.csv"))?;
+    let latencies = run.world.ledger.latencies();
+    latency_cdf(&latencies, &dir.join("latency.svg"), &title).map_err(io::Error::other)?;
+    latency_cdf_png(&latencies, &dir.join("latency.png"), &title).map_err(io::Error::other)?;
+    if run.timeseries.interval.is_some() {
+        charts::write_both(&queue_chart(run, &title), &dir.join("queue"))
+            .map_err(io::Error::other)?;
+        charts::write_both(&utilisation_chart(run, &title), &dir.join("utilisation"))
+            .map_err(io::Error::other)?;
+    } else {
+        // Charts of an earlier run in the same folder would not match.
+        for stale in [
+            "queue.svg",
+            "queue.png",
+            "utilisation.svg",
+            "utilisation.png",
+        ] {
+            let _ = fs::remove_file(dir.join(stale));
+        }
+    }
     Ok(summary)
 }
 

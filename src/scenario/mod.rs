@@ -23,6 +23,8 @@ mod error;
 mod faults;
 mod mail;
 mod network;
+mod output;
+mod queue;
 mod schema;
 mod units;
 mod validate;
@@ -80,6 +82,16 @@ pub struct Scenario {
     pub sends: Vec<Send>,
     /// Scheduled failures and repairs.
     pub faults: Vec<Fault>,
+    /// `[output]`: what the run records besides its totals.
+    pub output: Output,
+}
+
+/// `[output]`: time series sampling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// Interval between samples of `timeseries.csv`; `None` when off
+    /// (default 1s).
+    pub sample: Option<SimTime>,
 }
 
 /// `[run]`: how long to simulate and from which seed.
@@ -170,8 +182,11 @@ pub struct Link {
     pub loss: f64,
     /// Largest IP packet in bytes, at least 576 (RFC 791).
     pub mtu: u16,
-    /// Drop-tail queue length in packets, at least 1.
+    /// Buffer limit in packets, at least 1 (`usize::MAX` when the buffer
+    /// is given in bytes).
     pub buffer_packets: usize,
+    /// Byte limit and queue discipline (default drop-tail, no byte limit).
+    pub queue: crate::net::QueueConfig,
 }
 
 /// A mail domain: its MX hosts, mailbox store and users.

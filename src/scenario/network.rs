@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use super::error::{ScenarioError, edit_distance};
+use super::queue;
 use super::schema::{RawHost, RawLinkParams, RawMta, RawScenario, Str, StrVec};
 use super::units::parse_bandwidth;
 use super::validate::{Check, key};
@@ -309,6 +310,7 @@ struct LinkParams {
     loss: f64,
     mtu: u16,
     buffer_packets: usize,
+    queue: queue::Settings,
 }
 
 impl Default for LinkParams {
@@ -320,6 +322,7 @@ impl Default for LinkParams {
             loss: 0.0,
             mtu: 1500,
             buffer_packets: 100,
+            queue: queue::Settings::default(),
         }
     }
 }
@@ -353,9 +356,9 @@ impl LinkParams {
             p.mtu = u16::try_from(check.int_in(v, &k("mtu"), 576, 65_535)?).unwrap_or(1500);
         }
         if let Some(v) = &raw.buffer {
-            let packets = check.int_in(v, &k("buffer"), 1, 1_000_000)?;
-            p.buffer_packets = usize::try_from(packets).unwrap_or(1);
+            (p.buffer_packets, p.queue.buffer_bytes) = queue::buffer(check, v, &k("buffer"))?;
         }
+        p.queue.apply(check, raw, at)?;
         Ok(p)
     }
 
@@ -368,6 +371,7 @@ impl LinkParams {
             loss: self.loss,
             mtu: self.mtu,
             buffer_packets: self.buffer_packets,
+            queue: self.queue.config(),
         }
     }
 }

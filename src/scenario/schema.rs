@@ -41,6 +41,15 @@ pub(crate) struct RawScenario {
     pub send: Vec<RawSend>,
     #[serde(default)]
     pub fault: Vec<RawFault>,
+    pub output: Option<RawOutput>,
+}
+
+/// `[output]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOutput {
+    /// A duration, or `"off"`.
+    pub sample: Option<Str>,
 }
 
 /// `[run]`.
@@ -68,7 +77,29 @@ pub(crate) struct RawLinkParams {
     pub delay: Option<Str>,
     pub loss: Option<Spanned<f64>>,
     pub mtu: Option<Spanned<i64>>,
-    pub buffer: Option<Spanned<i64>>,
+    /// Packets (an integer or `"100 packets"`) or a size (`"64KB"`).
+    pub buffer: Option<Spanned<toml::Value>>,
+    pub queue: Option<Str>,
+    pub red: Option<Spanned<RawRed>>,
+    pub codel: Option<Spanned<RawCodel>>,
+}
+
+/// `red = { min, max, max_p, weight }`.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRed {
+    pub min: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
+    pub max_p: Option<Spanned<f64>>,
+    pub weight: Option<Spanned<f64>>,
+}
+
+/// `codel = { target, interval }`.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCodel {
+    pub target: Option<Str>,
+    pub interval: Option<Str>,
 }
 
 /// `[[router]]`.
@@ -87,7 +118,10 @@ pub(crate) struct RawLink {
     pub delay: Option<Str>,
     pub loss: Option<Spanned<f64>>,
     pub mtu: Option<Spanned<i64>>,
-    pub buffer: Option<Spanned<i64>>,
+    pub buffer: Option<Spanned<toml::Value>>,
+    pub queue: Option<Str>,
+    pub red: Option<Spanned<RawRed>>,
+    pub codel: Option<Spanned<RawCodel>>,
 }
 
 impl RawLink {
@@ -99,6 +133,9 @@ impl RawLink {
             loss: self.loss.clone(),
             mtu: self.mtu.clone(),
             buffer: self.buffer.clone(),
+            queue: self.queue.clone(),
+            red: self.red.clone(),
+            codel: self.codel.clone(),
         }
     }
 }

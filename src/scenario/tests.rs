@@ -117,6 +117,7 @@ fn links_keep_file_order_and_layer_their_parameters() {
         loss,
         mtu,
         buffer_packets: buffer,
+        queue: Default::default(),
     };
     let ms5 = SimTime::from_millis(5);
     let expected = vec![

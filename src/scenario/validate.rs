@@ -66,6 +66,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
         workloads: mail.workloads,
         sends: mail.sends,
         faults,
+        output: super::output::build(check, raw.output.as_ref())?,
     })
 }
 

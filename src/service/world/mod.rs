@@ -525,6 +525,11 @@ impl World {
         in_outbox || in_queue
     }
 
+    /// Entries in host `h`'s MTA queue now, or `None` if it runs no MTA.
+    pub fn mta_queue_len(&self, h: HostId) -> Option<usize> {
+        self.hosts[h].mta.as_ref().map(|m| m.queue_len())
+    }
+
     /// Messages waiting in MTA queues at this moment.
     pub fn queued_messages(&self) -> usize {
         self.hosts
