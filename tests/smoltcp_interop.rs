@@ -169,6 +169,7 @@ impl Sim {
             loss: 0.0,
             mtu: 1500,
             buffer_packets: 100,
+            queue: mailsim::net::QueueConfig::default(),
         };
         net.add_link(our_node, r1, clean);
         let (to_them, to_us) = net.add_link(

@@ -104,6 +104,7 @@ mod tests {
             loss: 0.0,
             mtu: 1500,
             buffer_packets: 100,
+            queue: crate::net::QueueConfig::default(),
         }
     }
 
