@@ -35,6 +35,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         scenario::Routing::Delay => Routing::Delay,
         scenario::Routing::Hops => Routing::Hops,
     });
+    w.set_delayed_ack(sc.tcp.delayed_ack, sc.tcp.ack_delay);
 
     let addr_of: BTreeMap<&str, Ipv4Addr> = sc
         .hosts

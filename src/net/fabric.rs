@@ -266,6 +266,12 @@ impl Network {
         self.channels.len() - 1
     }
 
+    /// Sets the loss probability of one direction only (`add_link` gives
+    /// both the same), e.g. to lose data but not ACKs in a TCP experiment.
+    pub fn set_channel_loss(&mut self, ch: ChannelId, loss: f64) {
+        self.channels[ch].params.loss = loss;
+    }
+
     /// Computes the static routing tables; call once after the topology is
     /// complete.
     pub fn compute_routes(&mut self, routing: Routing) {

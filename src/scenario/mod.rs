@@ -26,6 +26,7 @@ mod network;
 mod output;
 mod queue;
 mod schema;
+mod tcp;
 mod units;
 mod validate;
 
@@ -64,6 +65,8 @@ pub struct Scenario {
     pub run: Run,
     /// `[network] routing`.
     pub routing: Routing,
+    /// `[tcp]`: options of every host's TCP.
+    pub tcp: Tcp,
     /// `[[router]]`, in file order.
     pub routers: Vec<Router>,
     /// `[[host]]`, in file order.
@@ -104,6 +107,25 @@ pub struct Run {
     /// Unix seconds of simulated time zero, for Date headers only
     /// (default 2026-01-05T09:00:00Z).
     pub start_unix: i64,
+}
+
+/// `[tcp]`: TCP options shared by every host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tcp {
+    /// Delayed ACKs (RFC 1122 section 4.2.3.2); default on.
+    pub delayed_ack: bool,
+    /// The longest an ACK waits; default 200 ms, less than 500 ms.
+    pub ack_delay: SimTime,
+}
+
+impl Default for Tcp {
+    /// Delayed ACKs on, with a 200 ms delay.
+    fn default() -> Self {
+        Tcp {
+            delayed_ack: true,
+            ack_delay: SimTime::from_millis(200),
+        }
+    }
 }
 
 /// How routers choose among paths: statically, by the shortest one.

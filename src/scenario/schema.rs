@@ -22,6 +22,7 @@ pub(crate) type StrVec = Spanned<Vec<Str>>;
 pub(crate) struct RawScenario {
     pub run: Option<RawRun>,
     pub network: Option<RawNetwork>,
+    pub tcp: Option<RawTcp>,
     pub link_defaults: Option<RawLinkParams>,
     #[serde(default)]
     pub router: Vec<RawRouter>,
@@ -67,6 +68,14 @@ pub(crate) struct RawRun {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNetwork {
     pub routing: Option<Str>,
+}
+
+/// `[tcp]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTcp {
+    pub delayed_ack: Option<Spanned<bool>>,
+    pub ack_delay: Option<Str>,
 }
 
 /// The link parameters, shared by `[link_defaults]` and a host's `link`.

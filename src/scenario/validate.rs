@@ -50,6 +50,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
     };
     let run = run(check, raw_run)?;
     let routing = routing(check, &raw)?;
+    let tcp = super::tcp::build(check, raw.tcp.as_ref())?;
     let net = network::build(check, &raw)?;
     let mail = mail::build(check, &raw, &net, run.duration)?;
     let faults = faults::faults(check, &raw.fault, &net)?;
@@ -57,6 +58,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
         file: PathBuf::from(file_name),
         run,
         routing,
+        tcp,
         routers: net.routers,
         hosts: net.hosts,
         links: net.links,

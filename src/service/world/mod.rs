@@ -235,6 +235,15 @@ impl World {
         }
     }
 
+    /// Turns delayed ACKs on or off, with `delay`, on every host's TCP
+    /// (the `[tcp]` table); call after the topology is complete.
+    pub fn set_delayed_ack(&mut self, on: bool, delay: SimTime) {
+        for h in &mut self.hosts {
+            h.tcp.delayed_ack = on;
+            h.tcp.ack_delay = delay;
+        }
+    }
+
     /// Starts an MTA on `host`.
     pub fn enable_mta(&mut self, host: HostId, settings: MtaSettings, resolver: ResolverConfig) {
         let first_id = self

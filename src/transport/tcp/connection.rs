@@ -60,7 +60,12 @@ pub struct TcpConnection {
     retries: u32,
     syn_retransmitted: bool,
 
+    /// An ACK is owed now.
     ack_pending: bool,
+    /// When a delayed ACK falls due (RFC 1122 section 4.2.3.2).
+    ack_delayed_at: Option<SimTime>,
+    /// In-order data segments received since our last ACK went out.
+    segs_unacked: u32,
     /// Resend the segment at SND.UNA now (fast retransmit).
     rexmit_head: bool,
     rst_pending: Option<TcpHeader>,
@@ -159,12 +164,13 @@ impl TcpConnection {
         Some(seg)
     }
 
-    /// The earliest deadline (retransmission or TIME-WAIT), if any timer runs.
+    /// The earliest deadline (retransmission, delayed ACK or TIME-WAIT), if
+    /// any timer runs.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        match (self.rto_at, self.time_wait_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.rto_at, self.ack_delayed_at, self.time_wait_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Runs the timers that are due at `now`; calls before a deadline do
@@ -174,6 +180,12 @@ impl TcpConnection {
             // RFC 9293 3.10.8: the 2 MSL wait is over.
             self.enter_closed(None);
             return;
+        }
+        if self.ack_delayed_at.is_some_and(|t| now >= t) {
+            // RFC 1122 4.2.3.2: the ACK delay is over; send it now.
+            self.ack_delayed_at = None;
+            self.ack_pending = true;
+            self.stats.delayed_ack_timeouts += 1;
         }
         if self.rto_at.is_some_and(|t| now >= t) {
             self.on_retransmission_timeout(now);
@@ -483,9 +495,9 @@ impl TcpConnection {
             fin = false;
         }
 
-        // RFC 5681 4.2: ACK every data segment, out-of-order ones at once.
         if !data.is_empty() || fin {
-            self.ack_pending = true;
+            let fills_hole = offset == 0 && !self.reasm.is_empty();
+            self.schedule_ack(now, offset != 0 || fills_hole || fin);
         }
         let at = self.rcv_off + u64::from(offset);
         if fin {
@@ -502,6 +514,19 @@ impl TcpConnection {
         }
         if self.reasm.fin_reached(self.rcv_off) {
             self.receive_fin(now);
+        }
+    }
+
+    /// Owes an ACK for a data segment: at once when `urgent` (RFC 5681 4.2:
+    /// out-of-order data, data that fills a hole; and a FIN) or delayed
+    /// ACKs are off; otherwise on the second segment or when the ACK delay
+    /// runs out (RFC 1122 4.2.3.2).
+    fn schedule_ack(&mut self, now: SimTime, urgent: bool) {
+        self.segs_unacked += 1;
+        if urgent || !self.cfg.delayed_ack || self.segs_unacked >= 2 {
+            self.ack_pending = true;
+        } else if self.ack_delayed_at.is_none() {
+            self.ack_delayed_at = Some(now + self.cfg.ack_delay);
         }
     }
 
@@ -566,7 +591,7 @@ impl TcpConnection {
         hdr.mss = Some(self.cfg.mss);
         self.on_sent(now, self.iss, 1, 0);
         self.snd_nxt = self.iss.wrapping_add(1);
-        self.ack_pending = false;
+        self.ack_sent();
         Some((hdr, Bytes::new()))
     }
 
@@ -629,9 +654,11 @@ impl TcpConnection {
 
     /// A pure ACK, `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`, when one is owed.
     fn ack_segment(&mut self) -> Option<(TcpHeader, Bytes)> {
-        if !std::mem::take(&mut self.ack_pending) {
+        if !self.ack_pending {
             return None;
         }
+        self.ack_sent();
+        self.stats.pure_acks += 1;
         Some((
             self.header(self.snd_nxt, self.rcv_nxt, TcpFlags::ACK),
             Bytes::new(),
@@ -662,7 +689,7 @@ impl TcpConnection {
         }
         let hdr = self.header(seg_seq, self.rcv_nxt, flags);
         self.on_sent(now, seg_seq, len + u32::from(fin), payload.len());
-        self.ack_pending = false;
+        self.ack_sent();
         (hdr, payload)
     }
 
@@ -686,6 +713,13 @@ impl TcpConnection {
         if self.rto_at.is_none() {
             self.rto_at = Some(now + self.rtt.rto());
         }
+    }
+
+    /// Every segment but a RST carries our ACK: nothing more is owed.
+    fn ack_sent(&mut self) {
+        self.ack_pending = false;
+        self.ack_delayed_at = None;
+        self.segs_unacked = 0;
     }
 
     /// A header from our port to the peer's advertising our window.
@@ -738,6 +772,8 @@ impl TcpConnection {
             retries: 0,
             syn_retransmitted: false,
             ack_pending: false,
+            ack_delayed_at: None,
+            segs_unacked: 0,
             rexmit_head: false,
             rst_pending: None,
             events: VecDeque::new(),
@@ -802,7 +838,10 @@ impl TcpConnection {
         if let Some((end, sent)) = self.timing
             && seq::ge(ack, end)
         {
-            self.rtt.on_sample(now - sent);
+            let r = now - sent;
+            self.rtt.on_sample(r);
+            self.stats.rtt_samples += 1;
+            self.stats.rtt_sum += r;
             self.timing = None;
         }
     }
@@ -856,7 +895,7 @@ impl TcpConnection {
         self.time_wait_at = None;
         self.send_buf.clear();
         self.reasm = Reassembly::default();
-        self.ack_pending = false;
+        self.ack_sent();
         self.rexmit_head = false;
         self.events.extend(event);
     }

@@ -27,10 +27,21 @@
 //!
 //! # Deliberate simplifications
 //!
-//! - **ACK every segment, no delayed ACK.** RFC 5681 section 4.2 allows it;
-//!   it avoids a timer at the cost of one pure ACK per data segment when
-//!   there is nothing to piggyback on. Duplicate ACKs for out-of-order data
-//!   go out at once, as RFC 5681 section 4.2 requires.
+//! - **Delayed ACKs (RFC 1122 section 4.2.3.2), on by default.** In-order
+//!   data is acknowledged on every second segment (of any size, as BSD
+//!   does; RFC 5681 section 4.2 asks for at least every second full-sized
+//!   one) or when the ACK delay runs out, whichever comes first. Out-of-order
+//!   segments, segments that fill a hole, a FIN and old (duplicate) segments
+//!   are acknowledged at once (RFC 5681 section 4.2). PSH does not hurry the
+//!   ACK, as in Linux and BSD. Linux's "quick ACK" mode at connection start
+//!   and its adaptive delay (40 ms to 200 ms) are not modelled: the delay is
+//!   the fixed [`TcpConfig::ack_delay`]. `delayed_ack: false` acknowledges
+//!   every segment at once.
+//! - **Slow start counts ACKs, not bytes** (RFC 5681 equation 2, no
+//!   appropriate byte counting of RFC 3465): with delayed ACKs the window
+//!   grows by half a segment per segment acknowledged in slow start, and
+//!   by about half a segment per RTT in congestion avoidance (the b = 2
+//!   of the throughput models).
 //! - **Out-of-order data is held** (within the receive window) and delivered
 //!   once the hole is filled, so fast retransmit repairs a single loss.
 //! - **Go-back-N after a timeout**: SND.NXT is rewound to SND.UNA and
@@ -110,12 +121,21 @@ pub struct TcpConfig {
     pub initial_cwnd_segments: u32,
     /// Maximum segment lifetime; TIME-WAIT lasts twice this.
     pub msl: SimTime,
+    /// Delay ACKs for in-order data (RFC 1122 section 4.2.3.2); when false
+    /// every segment is acknowledged at once.
+    pub delayed_ack: bool,
+    /// The longest an ACK is delayed (RFC 1122: less than 0.5 s).
+    pub ack_delay: SimTime,
 }
 
 impl Default for TcpConfig {
     /// MSS 1460 (Ethernet), window 65535, RTO 1 s to 60 s (RFC 6298), 6 SYN
     /// and 12 data retries (the Linux defaults), an initial window of 3
-    /// segments (RFC 5681 section 3.1 for an SMSS of 1460) and an MSL of 1 s.
+    /// segments (RFC 5681 section 3.1 for an SMSS of 1460), an MSL of 1 s,
+    /// and delayed ACKs with a 200 ms delay: the classic BSD and Windows
+    /// value and the upper end of Linux's adaptive 40 to 200 ms, well
+    /// inside RFC 1122's 0.5 s, and the setting the TCP throughput models
+    /// (Padhye et al. 1998, b = 2) were validated against.
     fn default() -> Self {
         TcpConfig {
             mss: 1460,
@@ -127,6 +147,8 @@ impl Default for TcpConfig {
             data_retries: 12,
             initial_cwnd_segments: 3,
             msl: SimTime::from_secs(1),
+            delayed_ack: true,
+            ack_delay: SimTime::from_millis(200),
         }
     }
 }
@@ -187,6 +209,14 @@ pub struct TcpStats {
     pub fast_retransmits: u64,
     /// Expiries of the retransmission timer.
     pub timeouts: u64,
+    /// Pure ACKs sent (no payload, SYN, FIN or RST).
+    pub pure_acks: u64,
+    /// ACKs sent because the delayed-ACK timer ran out.
+    pub delayed_ack_timeouts: u64,
+    /// Round-trip time samples taken (RFC 6298 section 3).
+    pub rtt_samples: u64,
+    /// The sum of all RTT samples, for their mean.
+    pub rtt_sum: SimTime,
     /// Payload bytes sent, retransmissions included.
     pub bytes_sent: u64,
     /// Payload bytes that were retransmissions.

@@ -31,6 +31,11 @@ impl Reassembly {
         self.pieces.insert(at, data);
     }
 
+    /// True when no out-of-order data is held.
+    pub(super) fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
     /// Records that the peer's FIN sits at stream offset `at`.
     pub(super) fn set_fin(&mut self, at: u64) {
         self.fin_at = Some(at);

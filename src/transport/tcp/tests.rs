@@ -260,7 +260,11 @@ fn handshake_exchanges_syn_syn_ack_ack_with_mss_options() {
 
 #[test]
 fn a_200_kb_transfer_arrives_byte_identical_and_in_order() {
-    let mut net = Net::default_pair();
+    let cfg = TcpConfig {
+        delayed_ack: false,
+        ..TcpConfig::default()
+    };
+    let mut net = Net::new(cfg, 1000, Some(cfg));
     let data = pattern(200_000);
     net.conn(CLIENT).send(&data);
     net.run();
@@ -270,7 +274,7 @@ fn a_200_kb_transfer_arrives_byte_identical_and_in_order() {
     assert_eq!(stats.bytes_sent, 200_000);
     assert_eq!(net.peek(SERVER).stats().bytes_received, 200_000);
     assert!(stats.cwnd > 3 * 1460, "slow start opened the window");
-    // Every data segment got its own ACK (no delayed ACK).
+    // Every data segment got its own ACK (delayed ACKs are off).
     let data_segments = net.sent[CLIENT].iter().filter(|s| s.len > 0).count();
     let pure_acks = net.sent[SERVER]
         .iter()
@@ -278,6 +282,114 @@ fn a_200_kb_transfer_arrives_byte_identical_and_in_order() {
         .count();
     assert_eq!(data_segments, 200_000usize.div_ceil(1460));
     assert_eq!(pure_acks, data_segments);
+}
+
+/// RFC 1122 4.2.3.2 and RFC 5681 4.2: with delayed ACKs, in-order bulk
+/// data is acknowledged on every second segment.
+#[test]
+fn in_order_bulk_data_is_acknowledged_on_every_second_segment() {
+    let mut net = Net::default_pair();
+    let data = pattern(200_000);
+    net.conn(CLIENT).send(&data);
+    net.run();
+    assert_eq!(net.received[SERVER], data);
+    let data_segments = net.sent[CLIENT].iter().filter(|s| s.len > 0).count();
+    let pure_acks = net.sent[SERVER]
+        .iter()
+        .filter(|s| s.hdr.flags == TcpFlags::ACK)
+        .count();
+    assert_eq!(data_segments, 200_000usize.div_ceil(1460));
+    // Half, plus a few lone segments whose ACK delay ran out (the last
+    // one of an odd count at least).
+    let half = data_segments / 2;
+    assert!(
+        (half..=half + 3).contains(&pure_acks),
+        "{pure_acks} ACKs for {data_segments} segments"
+    );
+    assert_eq!(net.peek(CLIENT).stats().retransmissions, 0);
+}
+
+/// A header from the client to the server of the default pair, carrying
+/// data at `off` bytes into the stream.
+fn client_data_at(off: u32, flags: TcpFlags) -> TcpHeader {
+    TcpHeader {
+        src_port: CLIENT_PORT,
+        dst_port: SERVER_PORT,
+        seq: 1001 + off,
+        ack: SERVER_ISS + 1,
+        flags: TcpFlags::ACK | flags,
+        window: 65535,
+        mss: None,
+    }
+}
+
+#[test]
+fn a_lone_segment_is_acknowledged_when_the_ack_delay_runs_out() {
+    let mut net = Net::default_pair();
+    net.run();
+    let now = net.now;
+    let server = net.conn(SERVER);
+    let psh = client_data_at(0, TcpFlags::PSH);
+    server.handle_segment(now, &psh, Bytes::from_static(b"hello"));
+    assert_eq!(server.poll_transmit(now), None, "PSH does not hurry it");
+
+    let due = now + TcpConfig::default().ack_delay;
+    assert_eq!(server.poll_timeout(), Some(due));
+    server.handle_timeout(due - SimTime::from_nanos(1));
+    assert_eq!(server.poll_transmit(now), None, "not before the delay");
+    server.handle_timeout(due);
+    let (ack, payload) = server.poll_transmit(due).expect("the delayed ACK");
+    assert_eq!(
+        (ack.flags, ack.ack, payload.len()),
+        (TcpFlags::ACK, 1006, 0)
+    );
+    assert_eq!(server.poll_timeout(), None);
+    assert_eq!(server.stats().delayed_ack_timeouts, 1);
+}
+
+#[test]
+fn the_second_segment_and_a_fin_are_acknowledged_at_once() {
+    let mut net = Net::default_pair();
+    net.run();
+    let now = net.now;
+    let server = net.conn(SERVER);
+    server.handle_segment(
+        now,
+        &client_data_at(0, TcpFlags(0)),
+        Bytes::from_static(b"ab"),
+    );
+    assert_eq!(server.poll_transmit(now), None);
+    server.handle_segment(
+        now,
+        &client_data_at(2, TcpFlags(0)),
+        Bytes::from_static(b"cd"),
+    );
+    let (ack, _) = server.poll_transmit(now).expect("ACK on the second");
+    assert_eq!(ack.ack, 1005);
+    assert_eq!(server.poll_timeout(), None, "the delay timer is stopped");
+
+    server.handle_segment(now, &client_data_at(4, TcpFlags::FIN), Bytes::new());
+    let (ack, _) = server.poll_transmit(now).expect("ACK of the FIN");
+    assert_eq!(ack.ack, 1006);
+}
+
+#[test]
+fn a_reply_carries_the_delayed_ack_and_cancels_its_timer() {
+    let mut net = Net::default_pair();
+    net.run();
+    let now = net.now;
+    let server = net.conn(SERVER);
+    server.handle_segment(
+        now,
+        &client_data_at(0, TcpFlags::PSH),
+        Bytes::from_static(b"EHLO"),
+    );
+    server.send(b"250 ok");
+    let (reply, payload) = server.poll_transmit(now).expect("the reply");
+    assert_eq!((reply.ack, &payload[..]), (1005, &b"250 ok"[..]));
+    assert_eq!(server.poll_transmit(now), None, "no separate ACK");
+    // Only the retransmission timer of the reply remains.
+    assert_eq!(server.poll_timeout(), Some(now + server.stats().rto));
 }
 
 #[test]
@@ -401,6 +513,8 @@ fn a_single_loss_in_a_wide_window_is_fast_retransmitted() {
     assert!(dup_acks >= 4, "{dup_acks} ACKs for the hole");
 }
 
+/// RFC 5681 4.2: out-of-order data and data that fills the hole are
+/// acknowledged at once even with delayed ACKs (on by default here).
 #[test]
 fn out_of_order_segment_gets_an_immediate_duplicate_ack_and_is_held() {
     let mut net = Net::default_pair();
