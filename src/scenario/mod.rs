@@ -23,6 +23,7 @@ mod error;
 mod mail;
 mod network;
 mod schema;
+mod topology;
 mod units;
 mod validate;
 

@@ -26,6 +26,8 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     pub router: Vec<RawRouter>,
     #[serde(default)]
+    pub topology: Vec<super::topology::RawTopology>,
+    #[serde(default)]
     pub link: Vec<RawLink>,
     #[serde(default)]
     pub host: Vec<RawHost>,

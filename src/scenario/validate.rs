@@ -50,7 +50,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
     };
     let run = run(check, raw_run)?;
     let routing = routing(check, &raw)?;
-    let net = network::build(check, &raw)?;
+    let net = network::build(check, &raw, run.seed)?;
     let mail = mail::build(check, &raw, &net, run.duration)?;
     let faults = network::faults(check, &raw.fault, &net)?;
     Ok(Scenario {
