@@ -5,6 +5,7 @@
 //! ever written to them (those go to the terminal), so two runs compare
 //! byte for byte.
 
+mod bulk;
 mod maildir;
 mod pcap;
 mod plot;
@@ -18,6 +19,7 @@ use crate::experiment::RunOutcome;
 use crate::net::DropReason;
 use crate::service::ledger::{Fate, MsgId};
 
+pub use bulk::BulkSummary;
 pub use maildir::write_maildirs;
 pub use pcap::Capture;
 pub use plot::latency_cdf;

@@ -12,7 +12,7 @@ use toml::de::DeTable;
 use super::error::{ScenarioError, Source};
 use super::schema::{RawRun, RawScenario, Str};
 use super::units::{parse_duration, parse_utc};
-use super::{Routing, Run, Scenario, mail, network};
+use super::{Routing, Run, Scenario, bulk, mail, network};
 use crate::sim::SimTime;
 
 /// The default of `[run] start`.
@@ -52,6 +52,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
     let routing = routing(check, &raw)?;
     let net = network::build(check, &raw, run.seed)?;
     let mail = mail::build(check, &raw, &net, run.duration)?;
+    let bulk = bulk::build(check, &raw.workload, &net, run.duration)?;
     let faults = network::faults(check, &raw.fault, &net)?;
     Ok(Scenario {
         file: PathBuf::from(file_name),
@@ -64,6 +65,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
         records: mail.records,
         clients: mail.clients,
         workloads: mail.workloads,
+        bulk,
         sends: mail.sends,
         faults,
     })

@@ -58,6 +58,8 @@ pub(super) enum Role {
     /// Raw bytes typed at a port, like a teacher's `telnet host 25`:
     /// whatever comes back is kept in probe `id`'s log.
     Probe { id: usize, protocol: &'static str },
+    /// A bulk transfer's sender or discard sink (see `bulk`).
+    Bulk(super::bulk::BulkRole),
 }
 
 impl Role {
@@ -67,6 +69,7 @@ impl Role {
             Role::Pop3In(_) | Role::Pop3Fetch { .. } => "POP3",
             Role::ImapIn(_) | Role::ImapFetch { .. } => "IMAP",
             Role::Probe { protocol, .. } => protocol,
+            Role::Bulk(_) => "DISCARD",
         }
     }
 }
@@ -215,6 +218,7 @@ impl World {
                     self.transcript.chunk(now, protocol, &from, &to, bytes);
                 }
             }
+            Role::Bulk(b) => self.bulk_data(b, bytes.len()),
         }
         self.pump(c);
     }
@@ -245,6 +249,7 @@ impl World {
             } => client.connection_lost(),
             Role::Pop3In(s) => s.connection_lost(),
             Role::ImapIn(s) => s.connection_lost(),
+            Role::Bulk(b) => self.bulk_lost(b),
             _ => {}
         }
         self.pump(c);
@@ -362,7 +367,7 @@ impl World {
                         true
                     }
                 },
-                Role::Probe { .. } => false,
+                Role::Probe { .. } | Role::Bulk(_) => false,
             };
             if !progressed {
                 return;
@@ -428,6 +433,10 @@ impl World {
                 server.set_epoch(self.start_unix);
                 Role::ImapIn(server)
             }
+            super::bulk::PORT_DISCARD => match self.bulk_accept(h, src, hdr) {
+                Some(role) => role,
+                None => return false,
+            },
             _ => return false,
         };
         let now = self.now();
