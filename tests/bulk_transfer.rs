@@ -47,7 +47,10 @@ fn every_flow_completes_and_every_byte_reaches_the_sink() {
     let b = summarize(&o, "pair").bulk.expect("bulk section");
     // Poisson: 0.5/s for 200 s has mean 100 and standard deviation 10.
     assert!((60..=140).contains(&b.opened), "opened {}", b.opened);
-    assert_eq!(b.completed, b.opened, "20 s after the last open all are done");
+    assert_eq!(
+        b.completed, b.opened,
+        "20 s after the last open all are done"
+    );
     assert_eq!((b.failed, b.in_progress), (0, 0));
     assert_eq!(b.bytes_delivered, 25_000 * b.opened as u64);
 }

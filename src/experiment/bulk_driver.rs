@@ -42,7 +42,9 @@ impl BulkDriver {
                 w.bulk_listen(h);
             }
             for s in &b.senders {
-                let Some(host) = w.host_named(s) else { continue };
+                let Some(host) = w.host_named(s) else {
+                    continue;
+                };
                 senders.push(Sender {
                     workload: wi,
                     host,

@@ -61,8 +61,9 @@ fn workload(
     ];
     for (field, span) in mail_only {
         if let Some(span) = span {
-            let message =
-                format!("{field} is for mail workloads; a bulk workload takes hosts, targets, bytes");
+            let message = format!(
+                "{field} is for mail workloads; a bulk workload takes hosts, targets, bytes"
+            );
             return Err(check.err(span, &k(field), message));
         }
     }
@@ -77,18 +78,24 @@ fn workload(
     };
     if senders.iter().all(|s| targets.iter().all(|t| t == s)) {
         let span = raw.targets.as_ref().map_or(hosts.span(), |t| t.span());
-        return Err(check.err(span, &k("targets"), "no target other than the sender itself"));
+        return Err(check.err(
+            span,
+            &k("targets"),
+            "no target other than the sender itself",
+        ));
     }
     let Some(rate) = &raw.rate else {
         let message = r#"a bulk workload needs rate, like rate = "2/s" (per host)"#;
         return Err(check.err(kind_span, &k("rate"), message));
     };
-    let rate_per_sec = parse_rate(rate.get_ref()).map_err(|m| check.err(rate.span(), &k("rate"), m))?;
+    let rate_per_sec =
+        parse_rate(rate.get_ref()).map_err(|m| check.err(rate.span(), &k("rate"), m))?;
     let Some(bytes) = &raw.bytes else {
         let message = r#"a bulk workload needs bytes, like bytes = "25000B""#;
         return Err(check.err(kind_span, &k("bytes"), message));
     };
-    let bytes_n = parse_size(bytes.get_ref()).map_err(|m| check.err(bytes.span(), &k("bytes"), m))?;
+    let bytes_n =
+        parse_size(bytes.get_ref()).map_err(|m| check.err(bytes.span(), &k("bytes"), m))?;
     if bytes_n == 0 || bytes_n > MAX_BYTES {
         let message = format!("{bytes_n} bytes is out of range: use 1 B to 1 GB");
         return Err(check.err(bytes.span(), &k("bytes"), message));
@@ -102,7 +109,11 @@ fn workload(
         None => duration,
     };
     if stop <= start {
-        let span = raw.stop.as_ref().or(raw.start.as_ref()).map_or(kind_span, |v| v.span());
+        let span = raw
+            .stop
+            .as_ref()
+            .or(raw.start.as_ref())
+            .map_or(kind_span, |v| v.span());
         return Err(check.err(span, &k("stop"), "the workload must stop after it starts"));
     }
     let span_secs = (stop.min(duration).max(start) - start).as_secs_f64();
@@ -179,8 +190,7 @@ pub(crate) fn glob(pattern: &str, name: &str) -> bool {
     if parts.len() == 1 {
         return pattern == name;
     }
-    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last)
-    {
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];
@@ -215,7 +225,11 @@ mod tests {
                         nodes = 4\nhosts = { per_router = 1 }\n[[workload]]\nkind = \"bulk\"\n";
 
     fn load(extra: &str) -> Result<crate::scenario::Scenario, ScenarioError> {
-        parse_str(&format!("{BASE}{extra}"), "t.toml", std::path::Path::new("."))
+        parse_str(
+            &format!("{BASE}{extra}"),
+            "t.toml",
+            std::path::Path::new("."),
+        )
     }
 
     #[test]
@@ -232,11 +246,26 @@ mod tests {
     #[test]
     fn bulk_mistakes_name_the_key() {
         let cases = [
-            ("rate = \"2/s\"\nbytes = \"1KB\"\n", "t.toml:8:8: workload[0].hosts: a bulk workload needs hosts"),
-            ("hosts = \"x*\"\nrate = \"2/s\"\nbytes = \"1KB\"\n", "t.toml:9:9: workload[0].hosts: the pattern \"x*\" matches no host"),
-            ("hosts = \"h1\"\nrate = \"2/s\"\nbytes = \"1KB\"\n", "t.toml:9:9: workload[0].targets: no target other than the sender"),
-            ("hosts = \"*\"\nrate = \"2/s\"\nbytes = \"0B\"\n", "t.toml:11:9: workload[0].bytes: 0 bytes is out of range"),
-            ("hosts = \"*\"\nrate = \"2/s\"\nbytes = \"1KB\"\nusers = \"*\"\n", "t.toml:12:9: workload[0].users: users is for mail workloads"),
+            (
+                "rate = \"2/s\"\nbytes = \"1KB\"\n",
+                "t.toml:8:8: workload[0].hosts: a bulk workload needs hosts",
+            ),
+            (
+                "hosts = \"x*\"\nrate = \"2/s\"\nbytes = \"1KB\"\n",
+                "t.toml:9:9: workload[0].hosts: the pattern \"x*\" matches no host",
+            ),
+            (
+                "hosts = \"h1\"\nrate = \"2/s\"\nbytes = \"1KB\"\n",
+                "t.toml:9:9: workload[0].targets: no target other than the sender",
+            ),
+            (
+                "hosts = \"*\"\nrate = \"2/s\"\nbytes = \"0B\"\n",
+                "t.toml:11:9: workload[0].bytes: 0 bytes is out of range",
+            ),
+            (
+                "hosts = \"*\"\nrate = \"2/s\"\nbytes = \"1KB\"\nusers = \"*\"\n",
+                "t.toml:12:9: workload[0].users: users is for mail workloads",
+            ),
         ];
         for (extra, want) in cases {
             let got = load(extra).unwrap_err().to_string();
