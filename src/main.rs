@@ -336,5 +336,20 @@ fn print_table(s: &Summary, o: &RunOutcome, out: &Path) {
         "  network           {} packets, {} bytes, {} dropped",
         s.network.packets, s.network.bytes, drops
     );
+    println!(
+        "  link packets per second {:>6.0}",
+        s.network.packets as f64 / wall.max(1e-9)
+    );
+    if let Some(b) = &s.bulk {
+        println!(
+            "  bulk flows        {} opened, {} completed, {} failed, {} bytes delivered; FCT p50 {}  p99 {}",
+            b.opened,
+            b.completed,
+            b.failed,
+            b.bytes_delivered,
+            fmt(b.fct_s.p50),
+            fmt(b.fct_s.p99)
+        );
+    }
     println!("  outputs in        {}", out.display());
 }

@@ -6,6 +6,7 @@
 //! workload and the faults through [`World::step`]'s upper events.
 
 mod build;
+mod bulk_driver;
 mod faults;
 mod sampler;
 mod workload_driver;

@@ -19,6 +19,8 @@ const KIND_SHIFT: u32 = 48;
 const KIND_POISSON: u64 = 1;
 const KIND_SEND: u64 = 2;
 const KIND_FAULT: u64 = 3;
+/// Bulk transfer arrivals (see `bulk_driver`).
+pub(super) const KIND_BULK: u64 = 4;
 
 struct Sender {
     workload: usize,
@@ -35,9 +37,10 @@ pub(super) struct Driver<'a> {
     senders: Vec<Sender>,
     /// One per workload: its recipients indexed by domain and address.
     pools: Vec<RecipientPools>,
+    bulk: super::bulk_driver::BulkDriver,
 }
 
-fn token(kind: u64, index: usize) -> u64 {
+pub(super) fn token(kind: u64, index: usize) -> u64 {
     (kind << KIND_SHIFT) | index as u64
 }
 
@@ -64,11 +67,13 @@ impl<'a> Driver<'a> {
             .iter()
             .map(|wl| RecipientPools::new(&wl.recipients))
             .collect();
+        let bulk = super::bulk_driver::BulkDriver::new(sc, seed, w);
         let mut d = Driver {
             sc,
             seed,
             senders,
             pools,
+            bulk,
         };
         for i in 0..d.senders.len() {
             let start = sc.workloads[d.senders[i].workload].start;
@@ -90,6 +95,7 @@ impl<'a> Driver<'a> {
             KIND_POISSON => self.poisson_send(index, w),
             KIND_SEND => self.scripted_send(index, w),
             KIND_FAULT => self.fault(index, w),
+            KIND_BULK => self.bulk.handle(self.sc, index, w),
             _ => {}
         }
     }

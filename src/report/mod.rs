@@ -6,6 +6,7 @@
 //! ever written to them (those go to the terminal), so two runs compare
 //! byte for byte.
 
+mod bulk;
 mod capture_points;
 pub mod charts;
 mod maildir;
@@ -22,6 +23,7 @@ use crate::experiment::RunOutcome;
 use crate::net::DropReason;
 use crate::service::ledger::{Fate, MsgId};
 
+pub use bulk::BulkSummary;
 pub use capture_points::{CapturePointError, CapturePoints};
 pub use maildir::write_maildirs;
 pub use pcap::Capture;

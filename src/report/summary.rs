@@ -28,6 +28,9 @@ pub struct Summary {
     pub services: Services,
     /// Network totals.
     pub network: Network,
+    /// Bulk transfers; absent when the scenario has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<super::bulk::BulkSummary>,
 }
 
 /// The message balance, with the bounce and queue figures beside it.
@@ -105,7 +108,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-fn latency(mut v: Vec<f64>) -> Latency {
+pub(super) fn latency(mut v: Vec<f64>) -> Latency {
     v.sort_by(f64::total_cmp);
     let mean = (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
     Latency {
@@ -169,6 +172,7 @@ pub fn summarize(run: &RunOutcome, scenario: &str) -> Summary {
                 .map(|(r, n)| (r.as_str().to_string(), *n))
                 .collect(),
         },
+        bulk: super::bulk::summarize_bulk(w),
     }
 }
 

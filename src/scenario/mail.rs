@@ -58,6 +58,7 @@ pub(crate) fn build(
         .workload
         .iter()
         .enumerate()
+        .filter(|(_, w)| !super::bulk::is_bulk(w))
         .map(|(i, w)| workload(&ctx, w, i, duration))
         .collect::<Result<_, _>>()?;
     let sends = raw
@@ -594,21 +595,22 @@ fn workload(
         && kind.get_ref() != "poisson"
     {
         let message = format!(
-            r#"unknown workload kind {:?} (the only kind is "poisson")"#,
+            r#"unknown workload kind {:?} (known: "poisson", "bulk")"#,
             kind.get_ref()
         );
         return Err(check.err(kind.span(), &k("kind"), message));
     }
-    let senders = ctx.addresses(&raw.users, &k("users"), Want::Sender)?;
+    let (users, rate, raw_size) = mail_keys(check, raw, i)?;
+    let senders = ctx.addresses(users, &k("users"), Want::Sender)?;
     let rate_per_sec =
-        parse_rate(raw.rate.get_ref()).map_err(|m| check.err(raw.rate.span(), &k("rate"), m))?;
-    let size = size(check, raw.size.get_ref(), i)?;
+        parse_rate(rate.get_ref()).map_err(|m| check.err(rate.span(), &k("rate"), m))?;
+    let size = size(check, raw_size.get_ref(), i)?;
     let recipients = match &raw.to {
         Some(to) => ctx.addresses(to, &k("to"), Want::Any)?,
         None => ctx.book.all.clone(),
     };
     if senders.iter().all(|s| recipients.iter().all(|r| r == s)) {
-        let span = raw.to.as_ref().map_or(raw.users.span(), |t| t.span());
+        let span = raw.to.as_ref().map_or(users.span(), |t| t.span());
         return Err(check.err(span, &k("to"), "no recipient other than the sender itself"));
     }
     let local_fraction = match &raw.local {
@@ -627,7 +629,7 @@ fn workload(
         let (span, field) = match (&raw.stop, &raw.start) {
             (Some(v), _) => (v.span(), "stop"),
             (None, Some(v)) => (v.span(), "start"),
-            (None, None) => (raw.users.span(), "stop"),
+            (None, None) => (users.span(), "stop"),
         };
         return Err(check.err(span, &k(field), "the workload must stop after it starts"));
     }
@@ -642,7 +644,7 @@ fn workload(
              the limit is {MAX_EXPECTED_MESSAGES:.0} per workload: lower the rate or the duration",
             senders.len()
         );
-        return Err(check.err(raw.rate.span(), &k("rate"), message));
+        return Err(check.err(rate.span(), &k("rate"), message));
     }
     Ok(Workload {
         senders,
@@ -653,6 +655,41 @@ fn workload(
         start,
         stop,
     })
+}
+
+/// The keys a mail workload needs, and none of a bulk workload's.
+fn mail_keys<'r>(
+    check: &Check,
+    raw: &'r RawWorkload,
+    i: usize,
+) -> Result<(&'r Spanned<StrList>, &'r Str, &'r Spanned<RawSize>), ScenarioError> {
+    let k = |field: &str| key("workload", i, field);
+    let bulk_only = [
+        ("hosts", raw.hosts.as_ref().map(|v| v.span())),
+        ("targets", raw.targets.as_ref().map(|v| v.span())),
+        ("bytes", raw.bytes.as_ref().map(|v| v.span())),
+    ];
+    for (field, span) in bulk_only {
+        if let Some(span) = span {
+            let message = format!(r#"{field} is for kind = "bulk"; mail workloads take users"#);
+            return Err(check.err(span, &k(field), message));
+        }
+    }
+    let anchor = raw.kind.as_ref().map(|v| v.span()).unwrap_or_default();
+    let missing = |field: &str| {
+        let message = format!("a mail workload needs {field}");
+        Err(check.err(anchor.clone(), &k(field), message))
+    };
+    let Some(users) = &raw.users else {
+        return missing("users");
+    };
+    let Some(rate) = &raw.rate else {
+        return missing("rate");
+    };
+    let Some(size) = &raw.size else {
+        return missing("size");
+    };
+    Ok((users, rate, size))
 }
 
 fn size(check: &Check, raw: &RawSize, i: usize) -> Result<SizeDist, ScenarioError> {

@@ -19,6 +19,7 @@
 //! - Automatic addresses are handed out sequentially in one 10.0.0.0/16
 //!   pool rather than per subnet: routing is by graph, not by prefix.
 
+mod bulk;
 mod error;
 mod faults;
 mod mail;
@@ -27,6 +28,7 @@ mod output;
 mod queue;
 mod schema;
 mod tcp;
+mod topology;
 mod units;
 mod validate;
 
@@ -81,6 +83,8 @@ pub struct Scenario {
     pub clients: Vec<Client>,
     /// Traffic generators.
     pub workloads: Vec<Workload>,
+    /// Bulk TCP transfers (`[[workload]] kind = "bulk"`).
+    pub bulk: Vec<BulkWorkload>,
     /// Scripted messages, with their file contents.
     pub sends: Vec<Send>,
     /// Scheduled failures and repairs.
@@ -328,6 +332,25 @@ pub struct Workload {
     /// When sending starts.
     pub start: SimTime,
     /// When sending stops; after `start`.
+    pub stop: SimTime,
+}
+
+/// Bulk TCP transfers: each sender opens connections at Poisson times to
+/// targets drawn uniformly (never itself) and sends `bytes` to the discard
+/// port (RFC 863) on each, then closes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BulkWorkload {
+    /// Sending hosts.
+    pub senders: Vec<String>,
+    /// Hosts connections go to; each listens on port 9.
+    pub targets: Vec<String>,
+    /// Connections per second per sender.
+    pub rate_per_sec: f64,
+    /// Bytes sent on each connection.
+    pub bytes: u64,
+    /// When the first connection may open.
+    pub start: SimTime,
+    /// When the last may open; after `start`.
     pub stop: SimTime,
 }
 

@@ -27,6 +27,8 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     pub router: Vec<RawRouter>,
     #[serde(default)]
+    pub topology: Vec<super::topology::RawTopology>,
+    #[serde(default)]
     pub link: Vec<RawLink>,
     #[serde(default)]
     pub host: Vec<RawHost>,
@@ -261,10 +263,16 @@ pub(crate) struct RawFetch {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWorkload {
     pub kind: Option<Str>,
-    pub users: Spanned<StrList>,
-    pub rate: Str,
-    pub size: Spanned<RawSize>,
+    /// Mail workloads (`poisson`): required.
+    pub users: Option<Spanned<StrList>>,
+    pub rate: Option<Str>,
+    /// Mail workloads: required.
+    pub size: Option<Spanned<RawSize>>,
     pub to: Option<Spanned<StrList>>,
+    /// Bulk workloads: sending hosts, target hosts, bytes per connection.
+    pub hosts: Option<Spanned<StrList>>,
+    pub targets: Option<Spanned<StrList>>,
+    pub bytes: Option<Str>,
     pub local: Option<Spanned<f64>>,
     pub start: Option<Str>,
     pub stop: Option<Str>,

@@ -12,7 +12,7 @@ use toml::de::DeTable;
 use super::error::{ScenarioError, Source};
 use super::schema::{RawRun, RawScenario, Str};
 use super::units::{parse_duration, parse_utc};
-use super::{Routing, Run, Scenario, faults, mail, network};
+use super::{Routing, Run, Scenario, bulk, faults, mail, network};
 use crate::sim::SimTime;
 
 /// The default of `[run] start`.
@@ -51,8 +51,9 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
     let run = run(check, raw_run)?;
     let routing = routing(check, &raw)?;
     let tcp = super::tcp::build(check, raw.tcp.as_ref())?;
-    let net = network::build(check, &raw)?;
+    let net = network::build(check, &raw, run.seed)?;
     let mail = mail::build(check, &raw, &net, run.duration)?;
+    let bulk = bulk::build(check, &raw.workload, &net, run.duration)?;
     let faults = faults::faults(check, &raw.fault, &net)?;
     Ok(Scenario {
         file: PathBuf::from(file_name),
@@ -66,6 +67,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
         records: mail.records,
         clients: mail.clients,
         workloads: mail.workloads,
+        bulk,
         sends: mail.sends,
         faults,
         output: super::output::build(check, raw.output.as_ref())?,

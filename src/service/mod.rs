@@ -17,3 +17,4 @@ pub use world::{
     AgentConfig, AgentId, Event, FetchConfig, FetchProtocol, Host, HostId, MtaSettings, PacketTap,
     ServiceStats, World,
 };
+pub use world::{BulkStats, Flow};

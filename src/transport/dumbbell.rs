@@ -25,7 +25,9 @@
 
 use std::net::Ipv4Addr;
 
-use crate::net::{ChannelId, L4, LinkParams, NetEvent, Network, NodeId, NodeKind, Packet, Routing};
+use crate::net::{
+    ChannelId, L4, LinkParams, NetEvent, Network, NodeId, NodeKind, Packet, QueueConfig, Routing,
+};
 use crate::sim::{Scheduler, SimTime, Streams, uniform};
 use crate::transport::tcp::{TcpConfig, TcpConnection, TcpEvent, TcpStats};
 
@@ -230,6 +232,7 @@ impl Dumbbell {
             loss: 0.0,
             mtu: 1500,
             buffer_packets: 10_000,
+            queue: QueueConfig::default(),
         };
         let neck = LinkParams {
             bandwidth_bps: cfg.bottleneck_bps,
@@ -237,6 +240,7 @@ impl Dumbbell {
             loss: 0.0,
             mtu: 1500,
             buffer_packets: cfg.buffer_packets,
+            queue: QueueConfig::default(),
         };
         let (bottleneck, _) = net.add_link(r1, r2, neck);
         net.set_channel_loss(bottleneck, cfg.loss);

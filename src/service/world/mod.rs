@@ -1,6 +1,7 @@
 //! The simulated world: hosts with their services, connections, clients.
 
 mod agent;
+mod bulk;
 mod conn;
 mod dns;
 mod faults;
@@ -24,6 +25,7 @@ use super::ledger::{Ledger, MsgId};
 use conn::Conn;
 
 pub use agent::{AgentConfig, FetchConfig, FetchProtocol};
+pub use bulk::{BulkStats, Flow};
 pub use mta::MtaSettings;
 
 /// Index of a host in the world.
@@ -159,6 +161,7 @@ pub struct World {
     streams: Streams,
     start_unix: i64,
     next_gen: u64,
+    bulk: bulk::Bulk,
 }
 
 impl World {
@@ -186,6 +189,7 @@ impl World {
             streams,
             start_unix,
             next_gen: 0,
+            bulk: bulk::Bulk::default(),
         }
     }
 
