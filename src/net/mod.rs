@@ -3,7 +3,8 @@
 //! This layer moves packets between nodes of a petgraph topology with
 //! serialisation, propagation and queueing delays, and counts every drop
 //! with its reason. It never looks inside a payload and never names the
-//! transport or anything above it.
+//! transport or anything above it. Each link direction's buffer follows a
+//! queue discipline of `queue`: drop-tail, RED or CoDel.
 //!
 //! Deliberate simplifications, each with its reason:
 //! - Routing is static shortest paths computed once (by delay or hop count);
