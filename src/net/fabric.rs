@@ -9,6 +9,7 @@ use petgraph::graph::{NodeIndex, UnGraph};
 use crate::sim::{Scheduler, SimRng, SimTime, Streams, uniform};
 
 use super::Packet;
+use super::routing::{Change, Ctx, Protocol, RoutingEngine, RoutingTimer};
 
 /// Index of a node (host or router) in the network.
 pub type NodeId = usize;
@@ -100,6 +101,8 @@ pub enum NetEvent {
     TxDone(ChannelId),
     /// A packet reached the far end of the channel.
     Arrive(ChannelId, Packet),
+    /// A router's routing protocol timer is due.
+    RoutingTimer(NodeId, RoutingTimer),
 }
 
 /// A node of the graph.
@@ -147,6 +150,26 @@ pub struct Channel {
     rng: SimRng,
 }
 
+impl Channel {
+    /// Packets waiting in the buffer (not counting the one being sent).
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// What the routing protocol reads of `$net`, borrowing its fields apart
+/// from the protocol itself.
+macro_rules! routing_ctx {
+    ($net:ident, $now:expr) => {
+        Ctx {
+            now: $now,
+            nodes: &$net.nodes,
+            channels: &$net.channels,
+            routes: &mut $net.routes,
+        }
+    };
+}
+
 /// The whole fabric: nodes, channels, routes, and drop counters.
 pub struct Network {
     nodes: Vec<Node>,
@@ -159,6 +182,7 @@ pub struct Network {
     host_index: BTreeMap<NodeId, usize>,
     drops: BTreeMap<DropReason, u64>,
     streams: Streams,
+    routing: RoutingEngine,
 }
 
 const NONE: u32 = u32::MAX;
@@ -176,6 +200,7 @@ impl Network {
             host_index: BTreeMap::new(),
             drops: BTreeMap::new(),
             streams,
+            routing: RoutingEngine::default(),
         }
     }
 
@@ -285,6 +310,14 @@ impl Network {
         out
     }
 
+    /// The channel `node` sends packets for host `dest` on, if it has a
+    /// route.
+    pub fn route(&self, node: NodeId, dest: NodeId) -> Option<ChannelId> {
+        let hi = *self.host_index.get(&dest)?;
+        let ch = *self.routes.get(node)?.get(hi)?;
+        (ch != NONE).then_some(ch as ChannelId)
+    }
+
     /// The node holding `addr`, if any.
     pub fn node_of(&self, addr: Ipv4Addr) -> Option<NodeId> {
         self.by_addr.get(&addr).copied()
@@ -327,6 +360,9 @@ impl Network {
 
     /// Marks a node up or down. Packets reaching a down node are dropped.
     pub fn set_node_up(&mut self, node: NodeId, up: bool) {
+        if self.nodes[node].up != up {
+            self.routing.note(Change::Node(node, up));
+        }
         self.nodes[node].up = up;
     }
 
@@ -338,6 +374,9 @@ impl Network {
             return false;
         };
         let (ab, ba) = self.graph[edge];
+        if self.channels[ab].up != up {
+            self.routing.note(Change::Link(ab, ba, up));
+        }
         for ch in [ab, ba] {
             self.channels[ch].up = up;
             if !up {
@@ -378,6 +417,12 @@ impl Network {
                 None
             }
             NetEvent::Arrive(ch, packet) => self.arrive(sched, ch, packet),
+            NetEvent::RoutingTimer(node, timer) => {
+                let mut ctx = routing_ctx!(self, sched.now());
+                self.routing.on_timer(&mut ctx, node, timer);
+                self.drain_routing(sched);
+                None
+            }
         }
     }
 
@@ -390,6 +435,12 @@ impl Network {
         let node = self.channels[ch].to;
         if !self.nodes[node].up {
             self.count_drop(ch, DropReason::NodeDown, 1);
+            return None;
+        }
+        if self.routing.is_control(node, packet.dst) {
+            let mut ctx = routing_ctx!(self, sched.now());
+            self.routing.on_packet(&mut ctx, node, ch, &packet);
+            self.drain_routing(sched);
             return None;
         }
         if self.nodes[node].addr == Some(packet.dst) {
@@ -429,14 +480,18 @@ impl Network {
             self.count_drop(ch, DropReason::Mtu, 1);
             return;
         }
-        if c.sending.is_none() {
-            self.start_transmission(sched, ch, p);
-            return;
-        }
-        if c.queue.len() >= c.params.buffer_packets {
+        let idle = c.sending.is_none();
+        if !idle && c.queue.len() >= c.params.buffer_packets {
             self.count_drop(ch, DropReason::BufferFull, 1);
             return;
         }
+        let (tx, prop) = (tx_time(&c.params, p.wire_len()), c.params.delay);
+        self.routing.on_accept(ch, sched.now(), tx, prop);
+        if idle {
+            self.start_transmission(sched, ch, p);
+            return;
+        }
+        let c = &mut self.channels[ch];
         c.queue.push_back(p);
         c.stats.max_queue = c.stats.max_queue.max(c.queue.len());
     }
@@ -450,9 +505,7 @@ impl Network {
         p: Packet,
     ) {
         let c = &mut self.channels[ch];
-        let bits = p.wire_len() as u64 * 8;
-        let bps = c.params.bandwidth_bps.max(1);
-        let tx = SimTime::from_nanos((bits * 1_000_000_000).div_ceil(bps));
+        let tx = tx_time(&c.params, p.wire_len());
         c.stats.busy += tx;
         c.sending = Some(p);
         sched.schedule_in(tx, NetEvent::TxDone(ch).into());
@@ -479,6 +532,54 @@ impl Network {
         }
     }
 
+    /// Chooses the routing protocol; call before [`Network::start_routing`].
+    pub fn set_routing_protocol(&mut self, protocol: Protocol) {
+        self.routing.set_protocol(protocol);
+    }
+
+    /// Gives router `node` an address for its control packets (otherwise
+    /// one is assigned from 10.255.0.1 up at the start).
+    pub fn set_router_address(&mut self, node: NodeId, addr: Ipv4Addr) {
+        self.routing.set_address(node, addr);
+    }
+
+    /// The control plane: protocol, router addresses, statistics.
+    pub fn routing(&self) -> &RoutingEngine {
+        &self.routing
+    }
+
+    /// Starts the routing protocol over the routes of
+    /// [`Network::compute_routes`] (which hosts keep); call once, after it.
+    pub fn start_routing<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        let mut ctx = routing_ctx!(self, sched.now());
+        self.routing.start(&self.streams, &mut ctx);
+        self.drain_routing(sched);
+    }
+
+    /// Tells the protocol about links and nodes that went up or down since
+    /// the last call, at the current time; the layer above calls it after
+    /// [`Network::set_link_up`] or [`Network::set_node_up`].
+    pub fn apply_topology_changes<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        if !self.routing.has_pending() {
+            return;
+        }
+        let mut ctx = routing_ctx!(self, sched.now());
+        self.routing.apply_changes(&mut ctx);
+        self.drain_routing(sched);
+    }
+
+    /// Queues the protocol's packets and sets its timers.
+    fn drain_routing<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        let mut sends = std::mem::take(&mut self.routing.out.sends);
+        for (ch, p) in sends.drain(..) {
+            self.enqueue(sched, ch, p);
+        }
+        self.routing.out.sends = sends;
+        for (delay, node, timer) in self.routing.out.timers.drain(..) {
+            sched.schedule_in(delay, NetEvent::RoutingTimer(node, timer).into());
+        }
+    }
+
     fn count_drop(&mut self, ch: ChannelId, reason: DropReason, n: u64) {
         if n == 0 {
             return;
@@ -486,6 +587,13 @@ impl Network {
         *self.channels[ch].stats.drops.entry(reason).or_default() += n;
         *self.drops.entry(reason).or_default() += n;
     }
+}
+
+/// Serialisation delay: the packet's bits at the line rate, rounded up to
+/// the nanosecond.
+fn tx_time(params: &LinkParams, len: usize) -> SimTime {
+    let bits = len as u64 * 8;
+    SimTime::from_nanos((bits * 1_000_000_000).div_ceil(params.bandwidth_bps.max(1)))
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 //! transport or anything above it.
 //!
 //! Deliberate simplifications, each with its reason:
-//! - Routing is static shortest paths computed once (by delay or hop count);
-//!   a link that goes down is not routed around, as in a network with static
-//!   routes. Dynamic routing is a later layer of its own (`routing/`).
+//! - Routing is static shortest paths computed once (by delay or hop count)
+//!   unless the scenario picks a dynamic protocol ([`routing`]); under static
+//!   routing a link that goes down is not routed around.
 //! - Hosts never forward: paths run through routers only, as on a network
 //!   whose hosts have IP forwarding off.
 //! - No fragmentation: a packet larger than a link's MTU is dropped with the
@@ -19,6 +19,7 @@
 
 mod fabric;
 pub mod packet;
+pub mod routing;
 
 pub use fabric::{
     Channel, ChannelId, ChannelStats, DropReason, LinkParams, NetEvent, Network, Node, NodeId,

@@ -28,6 +28,8 @@ pub struct Summary {
     pub services: Services,
     /// Network totals.
     pub network: Network,
+    /// Control-plane totals.
+    pub routing: crate::net::routing::RoutingSummary,
 }
 
 /// The message balance, with the bounce and queue figures beside it.
@@ -169,6 +171,7 @@ pub fn summarize(run: &RunOutcome, scenario: &str) -> Summary {
                 .map(|(r, n)| (r.as_str().to_string(), *n))
                 .collect(),
         },
+        routing: w.net.routing().summary(),
     }
 }
 

@@ -22,6 +22,7 @@
 mod error;
 mod mail;
 mod network;
+mod routing;
 mod schema;
 mod units;
 mod validate;
@@ -59,8 +60,11 @@ pub struct Scenario {
     pub file: PathBuf,
     /// `[run]`: duration, seed, wall-clock start.
     pub run: Run,
-    /// `[network] routing`.
+    /// `[network] routing` and `metric`: the static metric, which also
+    /// gives hosts their first hop under a dynamic protocol.
     pub routing: Routing,
+    /// `[network] routing` and its protocol keys.
+    pub protocol: crate::net::routing::Protocol,
     /// `[[router]]`, in file order.
     pub routers: Vec<Router>,
     /// `[[host]]`, in file order.
@@ -107,6 +111,8 @@ pub enum Routing {
 pub struct Router {
     /// Unique among routers and hosts, lower case.
     pub name: String,
+    /// Address of its routing messages; `None` takes one from 10.255.0.1 up.
+    pub address: Option<Ipv4Addr>,
 }
 
 /// A host: a machine with an address that may run services.

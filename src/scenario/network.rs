@@ -129,7 +129,10 @@ pub(crate) fn build(check: &Check, raw: &RawScenario) -> Result<Net, ScenarioErr
     for (i, r) in raw.router.iter().enumerate() {
         let name = unique_name(check, &r.name, &key("router", i, "name"), &mut first_use)?;
         net.nodes.insert(name.clone(), Node::Router);
-        net.routers.push(Router { name });
+        net.routers.push(Router {
+            name,
+            address: None,
+        });
     }
     for (i, h) in raw.host.iter().enumerate() {
         let name = unique_name(check, &h.name, &key("host", i, "name"), &mut first_use)?;
