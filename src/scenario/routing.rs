@@ -62,6 +62,7 @@ pub(crate) fn protocol(
         ("ls_threshold", &n.ls_threshold),
         ("ls_max_interval", &n.ls_max_interval),
         ("ls_retransmit", &n.ls_retransmit),
+        ("ls_spf_delay", &n.ls_spf_delay),
     ];
     let misplaced = |keys: &[(&str, &Option<Str>)], wanted: &str| {
         for (k, v) in keys {
@@ -112,6 +113,9 @@ fn ls(check: &Check, n: &RawNetwork) -> Result<LsConfig, ScenarioError> {
     }
     if let Some(v) = &n.ls_retransmit {
         c.retransmit = check.positive_duration(v, "network.ls_retransmit")?;
+    }
+    if let Some(v) = &n.ls_spf_delay {
+        c.spf_delay = check.duration(v, "network.ls_spf_delay")?;
     }
     Ok(c)
 }

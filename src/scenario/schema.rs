@@ -66,6 +66,7 @@ pub(crate) struct RawNetwork {
     pub ls_threshold: Option<Str>,
     pub ls_max_interval: Option<Str>,
     pub ls_retransmit: Option<Str>,
+    pub ls_spf_delay: Option<Str>,
 }
 
 /// The link parameters, shared by `[link_defaults]` and a host's `link`.

@@ -39,6 +39,8 @@
 //! ±5 % of `interval` from the stream `routing/dv/<router>`, the first at a
 //! uniform phase within one interval, so routers do not synchronise.
 
+use std::ops::Range;
+
 use crate::sim::{SimRng, SimTime, Streams, uniform};
 
 use super::super::fabric::ChannelId;
@@ -200,11 +202,13 @@ impl DistanceVector {
         let Some(nb) = r.neighbours.iter_mut().find(|nb| nb.ch == back) else {
             return;
         };
-        let first = *first as usize;
-        for (slot, &d) in nb.vector.iter_mut().skip(first).zip(delays) {
+        let first = (*first as usize).min(nb.vector.len());
+        let end = (first + delays.len()).min(nb.vector.len());
+        for (slot, &d) in nb.vector[first..end].iter_mut().zip(delays) {
             *slot = if d >= infinity { UNREACHABLE } else { d };
         }
-        self.recompute(topo, ctx, stats, ord);
+        // Only the destinations this part of the vector covers can change.
+        self.recompute(topo, ctx, stats, ord, first..end);
     }
 
     pub fn on_change(
@@ -232,7 +236,8 @@ impl DistanceVector {
                     for nb in &mut r.neighbours {
                         nb.vector.fill(UNREACHABLE);
                     }
-                    self.recompute(topo, ctx, stats, topo.index[n] as usize);
+                    let all = 0..topo.hosts.len();
+                    self.recompute(topo, ctx, stats, topo.index[n] as usize, all);
                 }
                 for &ch in &topo.out[n] {
                     let back = topo.reverse[ch];
@@ -258,17 +263,27 @@ impl DistanceVector {
         if !up && let Some(nb) = self.routers[ord].neighbours.iter_mut().find(|n| n.ch == ch) {
             nb.vector.fill(UNREACHABLE);
         }
-        self.recompute(topo, ctx, stats, ord);
+        self.recompute(topo, ctx, stats, ord, 0..topo.hosts.len());
     }
 
-    /// Bellman-Ford for one router over its neighbours' last vectors.
-    fn recompute(&mut self, topo: &Topo, ctx: &mut Ctx, stats: &mut RoutingStats, ord: usize) {
+    /// Bellman-Ford for one router over its neighbours' last vectors, for
+    /// the destinations in `range`.
+    fn recompute(
+        &mut self,
+        topo: &Topo,
+        ctx: &mut Ctx,
+        stats: &mut RoutingStats,
+        ord: usize,
+        range: Range<usize>,
+    ) {
         let node = topo.routers[ord];
         let r = &mut self.routers[ord];
-        let best = &mut self.best;
+        let best = &mut self.best[range.clone()];
         best.fill((UNREACHABLE, NO_ROUTE));
+        let lo = range.start;
         for &(ch, hi) in &r.hosts {
-            if ctx.usable(ch) {
+            if range.contains(&hi) && ctx.usable(ch) {
+                let hi = hi - lo;
                 best[hi] = best[hi].min((line_cost(ctx, ch), ch as u32));
             }
         }
@@ -277,13 +292,14 @@ impl DistanceVector {
                 continue;
             }
             let c = line_cost(ctx, nb.ch);
-            for (slot, &v) in best.iter_mut().zip(&nb.vector) {
+            for (slot, &v) in best.iter_mut().zip(&nb.vector[range.clone()]) {
                 if v != UNREACHABLE {
                     *slot = (*slot).min((c.saturating_add(v), nb.ch as u32));
                 }
             }
         }
-        for (hi, &(mut cost, mut ch)) in best.iter().enumerate() {
+        for (i, &(mut cost, mut ch)) in best.iter().enumerate() {
+            let hi = lo + i;
             if cost >= self.infinity {
                 (cost, ch) = (UNREACHABLE, NO_ROUTE);
             }

@@ -24,9 +24,12 @@
 //! learns the network and, on seeing its own old update with a higher
 //! number, goes on from that number.
 //!
-//! Every change to a router's database reruns shortest-path-first
-//! (Dijkstra) from that router over the database; a line counts only if
-//! both ends report it. Hosts are leaves reported by the routers they
+//! A change to a router's database reruns shortest-path-first (Dijkstra)
+//! from that router over the database: at once for a change of its own
+//! lines, `spf_delay` after a neighbour's update that changed a line or a
+//! delay (so that updates arriving together cost one run; the paper's IMPs
+//! ran an incremental SPF instead). A line counts only if both ends report
+//! it. Hosts are leaves reported by the routers they
 //! attach to.
 //!
 //! Simplifications: sequence numbers do not wrap (32 bits last 136 years at
@@ -34,7 +37,7 @@
 //! more than (MTU - 40) / 8 lines would exceed the MTU.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use crate::sim::{SimTime, Streams, uniform};
 
@@ -55,6 +58,9 @@ pub struct LsConfig {
     pub max_interval: SimTime,
     /// Time before an unacknowledged update is sent again (default 1 s).
     pub retransmit: SimTime,
+    /// Wait after a neighbour's update before rerunning shortest-path-first,
+    /// so updates arriving together cost one run (default 50 ms).
+    pub spf_delay: SimTime,
 }
 
 impl Default for LsConfig {
@@ -64,6 +70,7 @@ impl Default for LsConfig {
             threshold: SimTime::from_millis(64),
             max_interval: SimTime::from_secs(50),
             retransmit: SimTime::from_secs(1),
+            spf_delay: SimTime::from_millis(50),
         }
     }
 }
@@ -75,9 +82,10 @@ struct Lsa {
     links: Vec<(NodeId, Metric)>,
 }
 
+/// An update sent and not yet acknowledged: its sequence number and when
+/// to send it again, keyed by (channel, origin).
+#[derive(Clone, Copy)]
 struct Pending {
-    ch: ChannelId,
-    origin: usize,
     seq: u32,
     due: SimTime,
 }
@@ -86,8 +94,9 @@ struct LsRouter {
     seq: u32,
     db: Vec<Lsa>,
     windows: u64,
-    pending: Vec<Pending>,
+    pending: BTreeMap<(ChannelId, usize), Pending>,
     armed: bool,
+    spf_due: bool,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -120,8 +129,9 @@ impl LinkState {
                 seq: 0,
                 db: vec![Lsa::default(); n],
                 windows: 0,
-                pending: Vec::new(),
+                pending: BTreeMap::new(),
                 armed: false,
+                spf_due: false,
             });
         }
         let chans = topo.to.len();
@@ -165,6 +175,11 @@ impl LinkState {
         match timer {
             RoutingTimer::Update => self.end_of_window(topo, ctx, out, stats, ord),
             RoutingTimer::Retransmit => self.retransmit(topo, ctx, out, stats, ord),
+            RoutingTimer::Spf => {
+                if std::mem::take(&mut self.routers[ord].spf_due) {
+                    self.spf(topo, ctx, stats, ord);
+                }
+            }
         }
     }
 
@@ -221,15 +236,15 @@ impl LinkState {
             r.pending.clear();
             return;
         }
-        r.pending.retain(|p| ctx.usable(p.ch));
+        r.pending.retain(|&(ch, _), _| ctx.usable(ch));
         let mut next = SimTime::MAX;
-        for p in &mut r.pending {
+        for (&(ch, origin), p) in &mut r.pending {
             if p.due <= ctx.now {
-                let lsa = &r.db[p.origin];
+                let lsa = &r.db[origin];
                 p.seq = lsa.seq;
                 p.due = ctx.now + self.cfg.retransmit;
                 stats.retransmissions += 1;
-                send_lsa(topo, ctx, out, stats, p.ch, topo.routers[p.origin], lsa);
+                send_lsa(topo, ctx, out, stats, ch, topo.routers[origin], lsa);
             }
             next = next.min(p.due);
         }
@@ -263,9 +278,10 @@ impl LinkState {
         match msg {
             ControlMessage::LsAck { origin, seq } => {
                 let Some(o) = origin_of(origin) else { return };
-                self.routers[ord]
-                    .pending
-                    .retain(|p| !(p.ch == back && p.origin == o && p.seq <= *seq));
+                let pending = &mut self.routers[ord].pending;
+                if pending.get(&(back, o)).is_some_and(|p| p.seq <= *seq) {
+                    pending.remove(&(back, o));
+                }
             }
             ControlMessage::LsUpdate { origin, seq, links } => {
                 if ctx.usable(back) {
@@ -288,16 +304,23 @@ impl LinkState {
                 if r.db[o].present && *seq <= r.db[o].seq {
                     return;
                 }
+                let links: Vec<_> = links
+                    .iter()
+                    .filter_map(|(a, m)| topo.by_addr.get(a).map(|&n| (n, *m)))
+                    .collect();
+                let changed = !r.db[o].present || r.db[o].links != links;
                 r.db[o] = Lsa {
                     present: true,
                     seq: *seq,
-                    links: links
-                        .iter()
-                        .filter_map(|(a, m)| topo.by_addr.get(a).map(|&n| (n, *m)))
-                        .collect(),
+                    links,
                 };
+                // A refresh with the same lines and delays changes no route.
+                if changed && !r.spf_due {
+                    r.spf_due = true;
+                    out.timers
+                        .push((self.cfg.spf_delay, node, RoutingTimer::Spf));
+                }
                 self.flood(topo, ctx, out, stats, ord, o, Some(back));
-                self.spf(topo, ctx, stats, ord);
             }
             ControlMessage::DvUpdate { .. } => {}
         }
@@ -361,7 +384,7 @@ impl LinkState {
         }
         let ord = topo.index[from] as usize;
         if !up {
-            self.routers[ord].pending.retain(|p| p.ch != ch);
+            self.routers[ord].pending.retain(|&(c, _), _| c != ch);
         }
         self.originate(topo, ctx, out, stats, ord);
         let to = topo.to[ch];
@@ -444,19 +467,7 @@ impl LinkState {
         send_lsa(topo, ctx, out, stats, ch, topo.routers[origin], lsa);
         let due = ctx.now + self.cfg.retransmit;
         let seq = lsa.seq;
-        match r
-            .pending
-            .iter_mut()
-            .find(|p| p.ch == ch && p.origin == origin)
-        {
-            Some(p) => (p.seq, p.due) = (seq, due),
-            None => r.pending.push(Pending {
-                ch,
-                origin,
-                seq,
-                due,
-            }),
-        }
+        r.pending.insert((ch, origin), Pending { seq, due });
         if !r.armed {
             r.armed = true;
             out.timers.push((

@@ -93,6 +93,8 @@ pub enum RoutingTimer {
     Update,
     /// Link state: retransmit unacknowledged updates.
     Retransmit,
+    /// Link state: rerun shortest-path-first over the updates received.
+    Spf,
 }
 
 /// Counters and logs of the control plane over a run.
