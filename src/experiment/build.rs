@@ -14,7 +14,11 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
     let mut w = World::new(seed, sc.run.start_unix);
     let mut nodes: BTreeMap<&str, NodeId> = BTreeMap::new();
     for r in &sc.routers {
-        nodes.insert(&r.name, w.add_router(&r.name));
+        let node = w.add_router(&r.name);
+        if let Some(a) = r.address {
+            w.net.set_router_address(node, a);
+        }
+        nodes.insert(&r.name, node);
     }
     for h in &sc.hosts {
         let id = w.add_host(&h.name, h.address);
@@ -31,6 +35,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         };
         w.add_link(nodes[l.a.as_str()], nodes[l.b.as_str()], params);
     }
+    w.net.set_routing_protocol(sc.protocol);
     w.finish_topology(match sc.routing {
         scenario::Routing::Delay => Routing::Delay,
         scenario::Routing::Hops => Routing::Hops,

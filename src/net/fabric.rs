@@ -12,6 +12,7 @@ use crate::sim::{Scheduler, SimRng, SimTime, Streams};
 use super::Packet;
 use super::loss::LossModel;
 use super::queue::{Queue, QueueConfig};
+use super::routing::{Change, Ctx, Protocol, RoutingEngine, RoutingTimer};
 use super::tap::{NetTap, TapPoint};
 
 mod faults;
@@ -116,6 +117,8 @@ pub enum NetEvent {
     TxDone(ChannelId),
     /// A packet reached the far end of the channel.
     Arrive(ChannelId, Packet),
+    /// A router's routing protocol timer is due.
+    RoutingTimer(NodeId, RoutingTimer),
 }
 
 /// A node of the graph.
@@ -184,6 +187,26 @@ impl Channel {
     }
 }
 
+impl Channel {
+    /// Packets waiting in the buffer (not counting the one being sent).
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// What the routing protocol reads of `$net`, borrowing its fields apart
+/// from the protocol itself.
+macro_rules! routing_ctx {
+    ($net:ident, $now:expr) => {
+        Ctx {
+            now: $now,
+            nodes: &$net.nodes,
+            channels: &$net.channels,
+            routes: &mut $net.routes,
+        }
+    };
+}
+
 /// The whole fabric: nodes, channels, routes, and drop counters.
 pub struct Network {
     nodes: Vec<Node>,
@@ -202,6 +225,7 @@ pub struct Network {
     streams: Streams,
     /// Sees packets at every [`TapPoint`]; `None` costs nothing.
     pub tap: Option<NetTap>,
+    routing: RoutingEngine,
 }
 
 const NONE: u32 = u32::MAX;
@@ -245,6 +269,7 @@ impl Network {
             drops: BTreeMap::new(),
             streams,
             tap: None,
+            routing: RoutingEngine::default(),
         }
     }
 
@@ -371,6 +396,14 @@ impl Network {
         out
     }
 
+    /// The channel `node` sends packets for host `dest` on, if it has a
+    /// route.
+    pub fn route(&self, node: NodeId, dest: NodeId) -> Option<ChannelId> {
+        let hi = *self.host_index.get(&dest)?;
+        let ch = *self.routes.get(node)?.get(hi)?;
+        (ch != NONE).then_some(ch as ChannelId)
+    }
+
     /// The node holding `addr`, if any.
     pub fn node_of(&self, addr: Ipv4Addr) -> Option<NodeId> {
         self.by_addr.get(&addr).copied()
@@ -414,6 +447,9 @@ impl Network {
     /// Marks a node up or down. Packets reaching a down node are dropped;
     /// a node going down loses the packets in its output buffers.
     pub fn set_node_up(&mut self, node: NodeId, up: bool) {
+        if self.nodes[node].up != up {
+            self.routing.note(Change::Node(node, up));
+        }
         self.nodes[node].up = up;
         if !up {
             self.drop_output_buffers(node);
@@ -428,6 +464,9 @@ impl Network {
             return false;
         };
         let (ab, ba) = self.graph[edge];
+        if self.channels[ab].up != up {
+            self.routing.note(Change::Link(ab, ba, up));
+        }
         for ch in [ab, ba] {
             self.channels[ch].up = up;
             if !up {
@@ -467,6 +506,12 @@ impl Network {
                 None
             }
             NetEvent::Arrive(ch, packet) => self.arrive(sched, ch, packet),
+            NetEvent::RoutingTimer(node, timer) => {
+                let mut ctx = routing_ctx!(self, sched.now());
+                self.routing.on_timer(&mut ctx, node, timer);
+                self.drain_routing(sched);
+                None
+            }
         }
     }
 
@@ -483,6 +528,12 @@ impl Network {
         }
         if let Some(tap) = self.tap.as_mut() {
             tap(sched.now(), TapPoint::Arrived(ch), &packet);
+        }
+        if self.routing.is_control(node, packet.dst) {
+            let mut ctx = routing_ctx!(self, sched.now());
+            self.routing.on_packet(&mut ctx, node, ch, &packet);
+            self.drain_routing(sched);
+            return None;
         }
         if self.nodes[node].addr == Some(packet.dst) {
             return Some((node, packet));
@@ -520,11 +571,13 @@ impl Network {
             self.count_drop(ch, DropReason::Mtu, 1);
             return;
         }
+        let (tx, prop) = (tx_time(&c.params, p.wire_len()), c.params.delay);
         if let Err(reason) = c.queue.enqueue(p, sched.now()) {
             self.count_drop(ch, reason, 1);
             return;
         }
-        if c.sending.is_none() {
+        self.routing.on_accept(ch, sched.now(), tx, prop);
+        if self.channels[ch].sending.is_none() {
             self.send_next(sched, ch);
         }
         let c = &mut self.channels[ch];
@@ -550,9 +603,7 @@ impl Network {
         p: Packet,
     ) {
         let c = &mut self.channels[ch];
-        let bits = p.wire_len() as u64 * 8;
-        let bps = c.params.bandwidth_bps.max(1);
-        let tx = SimTime::from_nanos((bits * 1_000_000_000).div_ceil(bps));
+        let tx = tx_time(&c.params, p.wire_len());
         c.stats.busy += tx;
         c.sending = Some(p);
         c.sending_until = sched.now() + tx;
@@ -583,6 +634,54 @@ impl Network {
         self.send_next(sched, ch);
     }
 
+    /// Chooses the routing protocol; call before [`Network::start_routing`].
+    pub fn set_routing_protocol(&mut self, protocol: Protocol) {
+        self.routing.set_protocol(protocol);
+    }
+
+    /// Gives router `node` an address for its control packets (otherwise
+    /// one is assigned from 10.255.0.1 up at the start).
+    pub fn set_router_address(&mut self, node: NodeId, addr: Ipv4Addr) {
+        self.routing.set_address(node, addr);
+    }
+
+    /// The control plane: protocol, router addresses, statistics.
+    pub fn routing(&self) -> &RoutingEngine {
+        &self.routing
+    }
+
+    /// Starts the routing protocol over the routes of
+    /// [`Network::compute_routes`] (which hosts keep); call once, after it.
+    pub fn start_routing<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        let mut ctx = routing_ctx!(self, sched.now());
+        self.routing.start(&self.streams, &mut ctx);
+        self.drain_routing(sched);
+    }
+
+    /// Tells the protocol about links and nodes that went up or down since
+    /// the last call, at the current time; the layer above calls it after
+    /// [`Network::set_link_up`] or [`Network::set_node_up`].
+    pub fn apply_topology_changes<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        if !self.routing.has_pending() {
+            return;
+        }
+        let mut ctx = routing_ctx!(self, sched.now());
+        self.routing.apply_changes(&mut ctx);
+        self.drain_routing(sched);
+    }
+
+    /// Queues the protocol's packets and sets its timers.
+    fn drain_routing<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        let mut sends = std::mem::take(&mut self.routing.out.sends);
+        for (ch, p) in sends.drain(..) {
+            self.enqueue(sched, ch, p);
+        }
+        self.routing.out.sends = sends;
+        for (delay, node, timer) in self.routing.out.timers.drain(..) {
+            sched.schedule_in(delay, NetEvent::RoutingTimer(node, timer).into());
+        }
+    }
+
     fn count_drop(&mut self, ch: ChannelId, reason: DropReason, n: u64) {
         if n == 0 {
             return;
@@ -590,6 +689,13 @@ impl Network {
         *self.channels[ch].stats.drops.entry(reason).or_default() += n;
         *self.drops.entry(reason).or_default() += n;
     }
+}
+
+/// Serialisation delay: the packet's bits at the line rate, rounded up to
+/// the nanosecond.
+fn tx_time(params: &LinkParams, len: usize) -> SimTime {
+    let bits = len as u64 * 8;
+    SimTime::from_nanos((bits * 1_000_000_000).div_ceil(params.bandwidth_bps.max(1)))
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@
 //! queue discipline of `queue`: drop-tail, RED or CoDel.
 //!
 //! Deliberate simplifications, each with its reason:
-//! - Routing is static shortest paths computed once (by delay or hop count);
-//!   a link that goes down is not routed around, as in a network with static
-//!   routes. Dynamic routing is a later layer of its own (`routing/`).
+//! - Routing is static shortest paths computed once (by delay or hop count)
+//!   unless the scenario picks a dynamic protocol ([`routing`]); under static
+//!   routing a link that goes down is not routed around.
 //! - Hosts never forward: paths run through routers only, as on a network
 //!   whose hosts have IP forwarding off.
 //! - No fragmentation: a packet larger than a link's MTU is dropped with the
@@ -26,6 +26,7 @@ mod fabric;
 pub mod loss;
 pub mod packet;
 pub mod queue;
+pub mod routing;
 mod tap;
 
 pub use fabric::{

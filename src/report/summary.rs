@@ -31,6 +31,8 @@ pub struct Summary {
     /// Bulk transfers; absent when the scenario has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bulk: Option<super::bulk::BulkSummary>,
+    /// Control-plane totals.
+    pub routing: crate::net::routing::RoutingSummary,
 }
 
 /// The message balance, with the bounce and queue figures beside it.
@@ -173,6 +175,7 @@ pub fn summarize(run: &RunOutcome, scenario: &str) -> Summary {
                 .collect(),
         },
         bulk: super::bulk::summarize_bulk(w),
+        routing: w.net.routing().summary(),
     }
 }
 

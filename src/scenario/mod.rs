@@ -26,6 +26,7 @@ mod mail;
 mod network;
 mod output;
 mod queue;
+mod routing;
 mod schema;
 mod tcp;
 mod topology;
@@ -65,10 +66,13 @@ pub struct Scenario {
     pub file: PathBuf,
     /// `[run]`: duration, seed, wall-clock start.
     pub run: Run,
-    /// `[network] routing`.
+    /// `[network] routing` and `metric`: the static metric, which also
+    /// gives hosts their first hop under a dynamic protocol.
     pub routing: Routing,
     /// `[tcp]`: options of every host's TCP.
     pub tcp: Tcp,
+    /// `[network] routing` and its protocol keys.
+    pub protocol: crate::net::routing::Protocol,
     /// `[[router]]`, in file order.
     pub routers: Vec<Router>,
     /// `[[host]]`, in file order.
@@ -146,6 +150,8 @@ pub enum Routing {
 pub struct Router {
     /// Unique among routers and hosts, lower case.
     pub name: String,
+    /// Address of its routing messages; `None` takes one from 10.255.0.1 up.
+    pub address: Option<Ipv4Addr>,
 }
 
 /// A host: a machine with an address that may run services.

@@ -146,14 +146,20 @@ pub(crate) fn build(check: &Check, raw: &RawScenario, seed: u64) -> Result<Net, 
         let k = key("router", i, "name");
         let name = unique_name(check, &r.name, &k, &mut first_use)?;
         net.nodes.insert(name.clone(), Node::Router);
-        net.routers.push(Router { name });
+        net.routers.push(Router {
+            name,
+            address: None,
+        });
         net.origins.push((r.name.span(), k));
     }
     for g in &generated {
         for name in &g.routers {
             claim_generated(check, g, name, &mut first_use)?;
             net.nodes.insert(name.clone(), Node::Router);
-            net.routers.push(Router { name: name.clone() });
+            net.routers.push(Router {
+                name: name.clone(),
+                address: None,
+            });
             net.origins
                 .push((g.span.clone(), format!("{}.generator", g.key)));
         }

@@ -70,6 +70,15 @@ pub(crate) struct RawRun {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNetwork {
     pub routing: Option<Str>,
+    pub metric: Option<Str>,
+    pub update_interval: Option<Str>,
+    pub split_horizon: Option<Spanned<bool>>,
+    pub infinity: Option<Str>,
+    pub ls_window: Option<Str>,
+    pub ls_threshold: Option<Str>,
+    pub ls_max_interval: Option<Str>,
+    pub ls_retransmit: Option<Str>,
+    pub ls_spf_delay: Option<Str>,
 }
 
 /// `[tcp]`.
@@ -118,6 +127,7 @@ pub(crate) struct RawCodel {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRouter {
     pub name: Str,
+    pub address: Option<Str>,
 }
 
 /// `[[link]]`: the endpoints plus the parameters of `RawLinkParams`.

@@ -12,7 +12,7 @@ use toml::de::DeTable;
 use super::error::{ScenarioError, Source};
 use super::schema::{RawRun, RawScenario, Str};
 use super::units::{parse_duration, parse_utc};
-use super::{Routing, Run, Scenario, bulk, faults, mail, network};
+use super::{Run, Scenario, bulk, faults, mail, network};
 use crate::sim::SimTime;
 
 /// The default of `[run] start`.
@@ -49,9 +49,10 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
         return Err(check.err(0..0, "run", message));
     };
     let run = run(check, raw_run)?;
-    let routing = routing(check, &raw)?;
+    let (routing, protocol) = super::routing::protocol(check, &raw)?;
     let tcp = super::tcp::build(check, raw.tcp.as_ref())?;
-    let net = network::build(check, &raw, run.seed)?;
+    let mut net = network::build(check, &raw, run.seed)?;
+    super::routing::router_addresses(check, &raw, &mut net)?;
     let mail = mail::build(check, &raw, &net, run.duration)?;
     let bulk = bulk::build(check, &raw.workload, &net, run.duration)?;
     let faults = faults::faults(check, &raw.fault, &net)?;
@@ -60,6 +61,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
         run,
         routing,
         tcp,
+        protocol,
         routers: net.routers,
         hosts: net.hosts,
         links: net.links,
@@ -102,20 +104,6 @@ fn start_time(check: &Check, start: &Spanned<toml::Value>) -> Result<i64, Scenar
         other => format!("{other}"),
     };
     parse_utc(&text).map_err(|m| check.err(start.span(), "run.start", m))
-}
-
-fn routing(check: &Check, raw: &RawScenario) -> Result<Routing, ScenarioError> {
-    let Some(routing) = raw.network.as_ref().and_then(|n| n.routing.as_ref()) else {
-        return Ok(Routing::Delay);
-    };
-    match routing.get_ref().as_str() {
-        "delay" => Ok(Routing::Delay),
-        "hops" => Ok(Routing::Hops),
-        other => {
-            let message = format!(r#"unknown routing {other:?} (use "delay" or "hops")"#);
-            Err(check.err(routing.span(), "network.routing", message))
-        }
-    }
 }
 
 /// What every check needs: the source map and the scenario's folder.

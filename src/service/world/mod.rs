@@ -233,6 +233,7 @@ impl World {
     /// topology is complete.
     pub fn finish_topology(&mut self, routing: Routing) {
         self.net.compute_routes(routing);
+        self.net.start_routing(&mut self.sched);
         for h in &mut self.hosts {
             let mtu = self.net.host_mtu(h.node);
             h.tcp.mss = mtu.saturating_sub(40).max(64);
@@ -308,6 +309,8 @@ impl World {
     /// Runs events until one for the layer above comes due (returned), or
     /// nothing is left before `limit` (returns `None`).
     pub fn step(&mut self, limit: SimTime) -> Option<u64> {
+        // Links or nodes the layer above took down or up since the last step.
+        self.net.apply_topology_changes(&mut self.sched);
         while let Some((_, ev)) = self.sched.step(limit) {
             if let Event::Upper(token) = ev {
                 return Some(token);
