@@ -6,6 +6,7 @@
 //! the event type is a parameter, so every layer above can put its own
 //! events through the same queue.
 
+mod queue;
 mod radix;
 mod random;
 mod scheduler;

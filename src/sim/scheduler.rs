@@ -4,16 +4,18 @@
 //! sequence number counts calls to `schedule`. Two events at the same time
 //! therefore run in the order they were scheduled, never by heap accident.
 //!
-//! The queue is a radix heap on time (see `radix.rs`): it holds only each
-//! event's time and slot, keeps equal times in scheduling order, and relies
-//! on the clock never going backwards. With a million events pending it
-//! takes a fraction of a binary heap's time per event (docs/benchmarks.md),
-//! because it reorganises memory in sequential passes instead of sifting
-//! through scattered cache lines. The events themselves wait in a slab, so
-//! the queue never moves an event.
+//! The queue is a radix heap on time (see `radix.rs`): it keeps equal times
+//! in scheduling order and relies on the clock never going backwards. With
+//! a million events pending it takes a fraction of a binary heap's time
+//! per event (docs/benchmarks.md), because it reorganises memory in
+//! sequential passes instead of sifting through scattered cache lines. The
+//! events travel inside the queue, so taking one reads memory that is
+//! already in cache; cancellation marks the event's slot in a bitmap small
+//! enough to stay in cache too, and the event is dropped when its time
+//! comes.
 
 use super::SimTime;
-use super::radix::RadixQueue;
+use super::queue::EventQueue;
 
 /// A handle to a scheduled event, used to cancel it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,28 +26,30 @@ pub struct EventKey {
 
 /// A discrete-event scheduler over events of type `E`.
 ///
-/// Cancelling is O(1): the event leaves its slot at once, and its empty slot
-/// is skipped when it reaches the head of the queue. No hashing is involved.
+/// Cancelling is O(1): it sets the event's bit in a bitmap, and the event
+/// is skipped (and dropped) when it reaches the head of the queue. No
+/// hashing is involved.
 pub struct Scheduler<E> {
-    queue: RadixQueue,
-    /// How many entries the queue holds, cancelled events included.
+    queue: EventQueue<Queued<E>>,
+    /// How many events the queue holds, cancelled ones included.
     queued: usize,
-    /// The events, by slot.
-    slab: Vec<Slot<E>>,
-    /// Free slots, reused before the slab grows.
+    /// By slot: the sequence number of the event scheduled into it last,
+    /// so that a stale key (its event ran, the slot was reused) cancels
+    /// nothing.
+    seqs: Vec<u64>,
+    /// By slot, one bit each: the event in the slot was cancelled.
+    cancelled: Vec<u64>,
+    /// Free slots, reused before new ones are made.
     free: Vec<u32>,
     now: SimTime,
     next_seq: u64,
     executed: u64,
 }
 
-/// A place for one event in the slab.
-struct Slot<E> {
-    /// The sequence number of the event scheduled into it last, so that a
-    /// stale key (its event ran and the slot was reused) cancels nothing.
-    seq: u64,
-    /// The event; `None` once it ran or was cancelled.
-    event: Option<E>,
+/// An event in the queue, with the slot that names it while it waits.
+struct Queued<E> {
+    slot: u32,
+    event: E,
 }
 
 impl<E> Default for Scheduler<E> {
@@ -58,9 +62,10 @@ impl<E> Scheduler<E> {
     /// An empty scheduler at time zero.
     pub fn new() -> Self {
         Scheduler {
-            queue: RadixQueue::new(),
+            queue: EventQueue::new(),
             queued: 0,
-            slab: Vec::new(),
+            seqs: Vec::new(),
+            cancelled: Vec::new(),
             free: Vec::new(),
             now: SimTime::ZERO,
             next_seq: 0,
@@ -88,26 +93,28 @@ impl<E> Scheduler<E> {
     ///
     /// # Panics
     ///
-    /// When 2^32 events are pending at once (some 100 GB of memory).
+    /// When 2^32 events are pending at once (hundreds of GB of memory).
     pub fn schedule(&mut self, at: SimTime, event: E) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
         let time = at.max(self.now);
-        let filled = Slot {
-            seq,
-            event: Some(event),
-        };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slab[slot as usize] = filled;
+                self.seqs[slot as usize] = seq;
                 slot
             }
             None => {
-                self.slab.push(filled);
-                u32::try_from(self.slab.len() - 1).expect("fewer than 2^32 pending events")
+                self.seqs.push(seq);
+                if self.seqs.len() > 64 * self.cancelled.len() {
+                    self.cancelled.push(0);
+                }
+                u32::try_from(self.seqs.len() - 1).expect("fewer than 2^32 pending events")
             }
         };
-        self.queue.push(time.as_nanos(), seq, slot);
+        // A stale key may have marked the slot after its last event ran.
+        self.cancelled[slot as usize / 64] &= !(1 << (slot % 64));
+        self.queue
+            .push(time.as_nanos(), seq, Queued { slot, event });
         self.queued += 1;
         EventKey {
             seq,
@@ -120,13 +127,12 @@ impl<E> Scheduler<E> {
         self.schedule(self.now + delay, event)
     }
 
-    /// Cancels a pending event; its payload is dropped at once. Cancelling
-    /// one that already ran (or was cancelled) changes nothing.
+    /// Cancels a pending event: it never runs, and its payload is dropped
+    /// when its time comes. Cancelling one that already ran (or was
+    /// cancelled) changes nothing.
     pub fn cancel(&mut self, key: EventKey) {
-        if let Some(s) = self.slab.get_mut(key.slot)
-            && s.seq == key.seq
-        {
-            s.event = None;
+        if self.seqs.get(key.slot) == Some(&key.seq) {
+            self.cancelled[key.slot / 64] |= 1 << (key.slot % 64);
         }
     }
 
@@ -135,15 +141,15 @@ impl<E> Scheduler<E> {
     /// later than `limit` (the clock then stays where it is).
     pub fn step(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         loop {
-            let (time, slot) = self.queue.pop_until(limit.as_nanos())?;
+            let (time, Queued { slot, event }) = self.queue.pop_until(limit.as_nanos())?;
             self.queued -= 1;
-            // The slot is free once its queue entry is gone; an empty one
-            // held a cancelled event.
-            let event = self.slab[slot as usize].event.take();
             self.free.push(slot);
-            let Some(event) = event else {
+            let word = &mut self.cancelled[slot as usize / 64];
+            let bit = 1 << (slot % 64);
+            if *word & bit != 0 {
+                *word &= !bit;
                 continue;
-            };
+            }
             let time = SimTime(time);
             self.now = time;
             self.executed += 1;
@@ -371,8 +377,18 @@ mod tests {
             let mut s = Scheduler::new();
             let mut reference = Reference::default();
             let mut keys = Vec::new();
-            for i in 0..2000u64 {
-                match r.below(20) {
+            let (mut most_pending, mut least_after) = (0, usize::MAX);
+            for i in 0..3600u64 {
+                // Phases of 600 operations: mixed, mostly scheduling, then
+                // only stepping, so that the queue fills past the binary
+                // heap's limit and drains below it again (`queue.rs`).
+                let draining = (i / 600) % 3 == 2;
+                let op = match (i / 600) % 3 {
+                    0 => r.below(20),
+                    1 => r.below(13),
+                    _ => 13 + r.below(7),
+                };
+                match op {
                     0..=8 => {
                         let at = pick_time(&mut r, s.now());
                         keys.push((s.schedule(at, i), reference.schedule(at, i)));
@@ -390,6 +406,7 @@ mod tests {
                     }
                     _ => {
                         let limit = match r.below(3) {
+                            _ if draining && r.below(8) > 0 => SimTime::MAX,
                             0 => SimTime::MAX,
                             1 => s.now(),
                             _ => s.now() + SimTime(r.below(1 << 12)),
@@ -400,7 +417,15 @@ mod tests {
                 assert_eq!(s.now(), reference.now, "seed {seed} op {i}");
                 assert_eq!(s.pending(), reference.map.len(), "seed {seed} op {i}");
                 assert_eq!(s.events_run(), reference.executed, "seed {seed} op {i}");
+                most_pending = most_pending.max(s.pending());
+                if most_pending > 300 {
+                    least_after = least_after.min(s.pending());
+                }
             }
+            // Past the binary heap's limit, and back below the radix
+            // heap's.
+            assert!(most_pending > 300, "seed {seed}: {most_pending}");
+            assert!(least_after < 8, "seed {seed}: {least_after}");
             let rest: Vec<_> = std::iter::from_fn(|| s.step(SimTime::MAX)).collect();
             let want: Vec<_> = std::iter::from_fn(|| reference.step(SimTime::MAX)).collect();
             assert_eq!(rest, want, "seed {seed}");
