@@ -54,6 +54,11 @@ enum Command {
         /// directions (repeatable; implies --pcap).
         #[arg(long, value_name = "A-B")]
         pcap_link: Vec<String>,
+        /// Use this routing protocol instead of the scenario's
+        /// (static, distance-vector or link-state), e.g. to compare two
+        /// protocols on the same load and faults.
+        #[arg(long, value_name = "PROTOCOL")]
+        routing: Option<String>,
         /// Run N replications with seeds seed, seed+1, ... in parallel;
         /// each writes into OUT/seed-<n>/, and OUT/replications.csv
         /// summarises them.
@@ -83,16 +88,23 @@ fn main() -> ExitCode {
             pcap,
             pcap_node,
             pcap_link,
+            routing,
             replications,
             quiet,
         } => {
-            let sc = match scenario::load(&scenario) {
+            let mut sc = match scenario::load(&scenario) {
                 Ok(sc) => sc,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
             };
+            if let Some(r) = routing
+                && let Err(e) = sc.set_routing(&r)
+            {
+                eprintln!("error: --routing: {e}");
+                return ExitCode::from(2);
+            }
             let name = file_name(&scenario);
             if replications > 1 {
                 return replicate(&sc, &name, &out, seed, replications, quiet);

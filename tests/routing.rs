@@ -56,7 +56,11 @@ fn mail_flows_end_to_end_under_each_protocol() {
         assert!(s.routing.messages > 0 && s.routing.bytes > s.routing.messages * 28);
         // The start is a topology change; routes settle within seconds.
         assert_eq!(s.routing.convergence.len(), 1);
-        assert!(s.routing.convergence[0].converged_after_s < 5.0);
+        assert!(
+            s.routing.convergence[0]
+                .converged_after_s
+                .is_some_and(|t| t < 5.0)
+        );
     }
 }
 
@@ -80,6 +84,29 @@ fn a_failed_core_line_is_routed_around_by_dynamic_routing_only() {
         let json = serde_json::to_value(&s).expect("summary serialises");
         assert!(json["routing"]["route_changes"].as_u64().unwrap() > 0);
     }
+}
+
+#[test]
+fn forwarding_is_sound_again_soon_under_link_state_later_under_distance_vector_never_under_static()
+{
+    let settled = |routing: &str| {
+        let s = summarize(&run(&detour(routing, CORE_DOWN)), "t.toml");
+        let failure = s.routing.convergence.iter().find(|c| c.at_s == 20.0);
+        failure
+            .expect("the failure is a topology change")
+            .converged_after_s
+    };
+    // Static routes keep pointing at the dead line until the run ends.
+    assert_eq!(settled(r#"routing = "static""#), None);
+    // Link state: r2 and r3 see the carrier drop at once, flood over at
+    // most three lines of at most 40 ms, and every router reruns SPF 50 ms
+    // after the news: well under half a second.
+    let ls = settled(r#"routing = "link-state""#).expect("link state settles");
+    assert!(ls < 0.5, "link state took {ls} s");
+    // Distance vector: bad news travels one update round (2/3 s) per hop,
+    // so it cannot be sound before the first round after the failure.
+    let dv = settled(r#"routing = "distance-vector""#).expect("distance vector settles");
+    assert!(dv > ls, "distance vector {dv} s, link state {ls} s");
 }
 
 #[test]

@@ -16,6 +16,7 @@ use super::routing::{Change, Ctx, Protocol, RoutingEngine, RoutingTimer};
 use super::tap::{NetTap, TapPoint};
 
 mod faults;
+mod settle;
 
 /// Index of a node (host or router) in the network.
 pub type NodeId = usize;
@@ -226,6 +227,7 @@ pub struct Network {
     /// Sees packets at every [`TapPoint`]; `None` costs nothing.
     pub tap: Option<NetTap>,
     routing: RoutingEngine,
+    settle: settle::SettleWatch,
 }
 
 const NONE: u32 = u32::MAX;
@@ -270,6 +272,7 @@ impl Network {
             streams,
             tap: None,
             routing: RoutingEngine::default(),
+            settle: settle::SettleWatch::default(),
         }
     }
 
@@ -672,6 +675,7 @@ impl Network {
 
     /// Queues the protocol's packets and sets its timers.
     fn drain_routing<E: From<NetEvent>>(&mut self, sched: &mut Scheduler<E>) {
+        self.watch_settling(sched.now());
         let mut sends = std::mem::take(&mut self.routing.out.sends);
         for (ch, p) in sends.drain(..) {
             self.enqueue(sched, ch, p);

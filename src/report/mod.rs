@@ -27,7 +27,7 @@ pub use bulk::BulkSummary;
 pub use capture_points::{CapturePointError, CapturePoints};
 pub use maildir::write_maildirs;
 pub use pcap::Capture;
-pub use plot::{latency_cdf, latency_cdf_png, queue_chart, utilisation_chart};
+pub use plot::{latency_cdf, latency_cdf_png, queue_chart, routes_chart, utilisation_chart};
 pub use summary::{Summary, percentile, summarize};
 pub use timeseries::write_timeseries;
 
@@ -52,6 +52,13 @@ pub fn write_all(run: &RunOutcome, scenario_name: &str, dir: &Path) -> io::Resul
     let latencies = run.world.ledger.latencies();
     latency_cdf(&latencies, &dir.join("latency.svg"), &title).map_err(io::Error::other)?;
     latency_cdf_png(&latencies, &dir.join("latency.png"), &title).map_err(io::Error::other)?;
+    if run.world.net.routing().protocol().name() != "static" {
+        charts::write_both(&routes_chart(run, &title), &dir.join("routes"))
+            .map_err(io::Error::other)?;
+    } else {
+        let _ = fs::remove_file(dir.join("routes.svg"));
+        let _ = fs::remove_file(dir.join("routes.png"));
+    }
     if run.timeseries.interval.is_some() {
         charts::write_both(&queue_chart(run, &title), &dir.join("queue"))
             .map_err(io::Error::other)?;

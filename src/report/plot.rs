@@ -164,3 +164,45 @@ impl Draw for LatencyCdf {
         Ok(())
     }
 }
+
+/// Route changes over time: the running count over all routers and
+/// destinations (a step line), with one point per topology change so a
+/// reader sees where each burst of changes began.
+pub fn routes_chart(run: &RunOutcome, title: &str) -> TimeChart {
+    let stats = run.world.net.routing().stats();
+    let mut count = 0.0;
+    let mut changes = vec![(0.0, 0.0)];
+    for (t, _, _) in &stats.route_changes {
+        count += 1.0;
+        changes.push((t.as_secs_f64(), count));
+    }
+    let mut series = vec![Series {
+        label: "route changes so far (all routers)".into(),
+        points: changes,
+    }];
+    let topo: Vec<(f64, f64)> = stats
+        .topology_changes
+        .iter()
+        .map(|t| {
+            let before = stats.route_changes.partition_point(|c| c.0 <= *t);
+            (t.as_secs_f64(), before as f64)
+        })
+        .collect();
+    if !topo.is_empty() {
+        series.push(Series {
+            label: "topology changes".into(),
+            points: topo,
+        });
+    }
+    TimeChart {
+        title: format!(
+            "{title}: {} routing, route changes",
+            run.world.net.routing().protocol().name()
+        ),
+        y_desc: "route changes since the start".into(),
+        series,
+        steps: true,
+        y_min_top: 1.0,
+        x_end: run.sim_time.as_secs_f64(),
+    }
+}

@@ -455,6 +455,29 @@ pub enum FaultAction {
 }
 
 impl Scenario {
+    /// Replaces the routing protocol, as `mailsim run --routing` does to
+    /// compare protocols on one scenario. The file's own settings are kept
+    /// when it already names that protocol; otherwise the protocol runs
+    /// with its documented defaults. `name` is `"static"`,
+    /// `"distance-vector"` or `"link-state"`; anything else is refused.
+    pub fn set_routing(&mut self, name: &str) -> Result<(), String> {
+        use crate::net::routing::Protocol;
+        if self.protocol.name() == name {
+            return Ok(());
+        }
+        self.protocol = match name {
+            "static" => Protocol::Static,
+            "distance-vector" => Protocol::DistanceVector(Default::default()),
+            "link-state" => Protocol::LinkState(Default::default()),
+            other => {
+                return Err(format!(
+                    r#"unknown routing {other:?} (use "static", "distance-vector" or "link-state")"#
+                ));
+            }
+        };
+        Ok(())
+    }
+
     /// The host called `name`, if any.
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.name == name)

@@ -112,6 +112,11 @@ pub struct RoutingStats {
     /// When the topology changed (the start of a dynamic protocol counts
     /// as one, at time zero).
     pub topology_changes: Vec<SimTime>,
+    /// For a topology change (by its index in `topology_changes`), the
+    /// first moment after it when every router's next hops led every
+    /// packet to its host or, for an unreachable host, to a drop without a
+    /// loop. Absent when that never happened before the next change.
+    pub settled: BTreeMap<usize, SimTime>,
 }
 
 /// How long the routes took to settle after one topology change.
@@ -124,6 +129,9 @@ pub struct Convergence {
     /// From the change to the last route change it caused (zero when it
     /// caused none).
     pub time: SimTime,
+    /// From the change until forwarding was complete and loop-free again;
+    /// `None` when it was not before the next change or the end.
+    pub settled: Option<SimTime>,
 }
 
 impl RoutingStats {
@@ -137,10 +145,16 @@ impl RoutingStats {
         let mut log = self.route_changes.iter().peekable();
         for (i, &at) in self.topology_changes.iter().enumerate() {
             let next = self.topology_changes.get(i + 1).copied();
+            let settled = self
+                .settled
+                .get(&i)
+                .filter(|&&t| next.is_none_or(|n| t < n))
+                .map(|&t| t - at);
             let mut c = Convergence {
                 at,
                 route_changes: 0,
                 time: SimTime::ZERO,
+                settled,
             };
             while let Some(&&(t, _, _)) = log.peek() {
                 if next.is_some_and(|n| t >= n) {
@@ -667,11 +681,22 @@ pub struct ConvergenceSummary {
     pub at_s: f64,
     /// Route changes it caused.
     pub route_changes: u64,
-    /// From the change to the last route change it caused, in seconds.
-    pub converged_after_s: f64,
+    /// From the change until every router's next hops were complete and
+    /// loop-free again, in seconds; `None` (null) when they were not
+    /// before the next change or the end of the run.
+    pub converged_after_s: Option<f64>,
+    /// From the change to the last route change before the next change,
+    /// in seconds (under a load-sensitive metric routes keep moving long
+    /// after they are sound again).
+    pub last_change_after_s: f64,
 }
 
 impl RoutingEngine {
+    /// The counters, for the fabric's settling watch.
+    pub(crate) fn stats_mut(&mut self) -> &mut RoutingStats {
+        &mut self.stats
+    }
+
     /// The figures for `summary.json`.
     pub fn summary(&self) -> RoutingSummary {
         let s = &self.stats;
@@ -687,7 +712,8 @@ impl RoutingEngine {
                 .map(|c| ConvergenceSummary {
                     at_s: c.at.as_secs_f64(),
                     route_changes: c.route_changes,
-                    converged_after_s: c.time.as_secs_f64(),
+                    converged_after_s: c.settled.map(|t| t.as_secs_f64()),
+                    last_change_after_s: c.time.as_secs_f64(),
                 })
                 .collect(),
         }
