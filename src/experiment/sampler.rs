@@ -57,6 +57,9 @@ pub struct MtaSample {
     pub host: HostId,
     /// Queue entries (messages, each with its pending recipients).
     pub queue: usize,
+    /// TCP segments the host retransmitted during the interval (all its
+    /// connections: SMTP in and out, POP3, IMAP).
+    pub retransmits: u64,
 }
 
 /// Every sample of a run, in time order and, at one time, by channel then
@@ -86,15 +89,18 @@ pub(super) struct Sampler {
     last_time: SimTime,
     last: Vec<Last>,
     mtas: Vec<HostId>,
+    /// Each MTA host's retransmission count at the previous sample.
+    last_retransmits: Vec<u64>,
 }
 
 impl Sampler {
     /// A sampler every `interval` (none when `None`) over `world`'s links
     /// and MTAs.
     pub(super) fn new(interval: Option<SimTime>, world: &World) -> Self {
-        let mtas = (0..world.hosts().len())
+        let mtas: Vec<HostId> = (0..world.hosts().len())
             .filter(|&h| world.mta_queue_len(h).is_some())
             .collect();
+        let last_retransmits = vec![0; mtas.len()];
         Sampler {
             series: TimeSeries {
                 interval,
@@ -103,6 +109,7 @@ impl Sampler {
             last_time: SimTime::ZERO,
             last: vec![Last::default(); world.net.channels().len()],
             mtas,
+            last_retransmits,
         }
     }
 
@@ -140,14 +147,17 @@ impl Sampler {
                 drops,
             };
         }
-        for &host in &self.mtas {
+        for (&host, last) in self.mtas.iter().zip(&mut self.last_retransmits) {
             let queue = world.mta_queue_len(host).unwrap_or(0);
+            let retransmits = world.tcp_retransmits(host);
             self.series.mtas.push(MtaSample {
                 time: now,
                 interval,
                 host,
                 queue,
+                retransmits: retransmits - *last,
             });
+            *last = retransmits;
         }
         self.last_time = now;
     }

@@ -1,5 +1,5 @@
 //! `timeseries.csv`: at each sample time, one row per link direction, then
-//! one row per MTA.
+//! one row per MTA (its queue and the TCP segments its host retransmitted).
 
 use std::io;
 use std::path::Path;
@@ -35,6 +35,7 @@ pub fn write_timeseries(run: &RunOutcome, path: &Path) -> io::Result<()> {
             .iter()
             .map(|r| format!("drops_{}", r.as_str())),
     );
+    header.push("tcp_retransmits".into());
     w.write_record(&header)?;
     let blank = |n: usize| std::iter::repeat_n(String::new(), n);
     let (mut links, mut mtas) = (ts.links.iter().peekable(), ts.mtas.iter().peekable());
@@ -61,6 +62,7 @@ pub fn write_timeseries(run: &RunOutcome, path: &Path) -> io::Result<()> {
                 s.drops.iter().sum::<u64>().to_string(),
             ];
             row.extend(s.drops.iter().map(u64::to_string));
+            row.push(String::new());
             w.write_record(&row)?;
         }
         while let Some(m) = mtas.next_if(|m| m.time == time) {
@@ -73,6 +75,7 @@ pub fn write_timeseries(run: &RunOutcome, path: &Path) -> io::Result<()> {
             row.extend(blank(3));
             row.push(m.queue.to_string());
             row.extend(blank(4 + DropReason::ALL.len()));
+            row.push(m.retransmits.to_string());
             w.write_record(&row)?;
         }
     }

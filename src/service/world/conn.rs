@@ -502,7 +502,9 @@ impl World {
     /// slot.
     fn finish_conn(&mut self, cid: ConnId, mut c: Box<Conn>) {
         self.lost(&mut c);
-        self.stats.tcp_retransmits += c.tcp.stats().retransmissions;
+        let retransmits = c.tcp.stats().retransmissions;
+        self.stats.tcp_retransmits += retransmits;
+        self.hosts[c.host].retransmits_done += retransmits;
         if let Some((_, key)) = c.timer.take() {
             self.sched.cancel(key);
         }

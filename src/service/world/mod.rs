@@ -94,6 +94,8 @@ pub struct Host {
     pub imap: bool,
     /// The authoritative DNS server on UDP port 53, if any.
     pub(crate) dns: Option<Authoritative>,
+    /// TCP segments retransmitted by this host's finished connections.
+    retransmits_done: u64,
     tcp: TcpConfig,
     iss: SimRng,
     next_port: u16,
@@ -215,6 +217,7 @@ impl World {
             pop3: false,
             imap: false,
             dns: None,
+            retransmits_done: 0,
             tcp: TcpConfig::default(),
             iss: self.streams.stream(&format!("tcp/iss/{name}")),
             next_port: 49152,
@@ -544,6 +547,19 @@ impl World {
     /// Entries in host `h`'s MTA queue now, or `None` if it runs no MTA.
     pub fn mta_queue_len(&self, h: HostId) -> Option<usize> {
         self.hosts[h].mta.as_ref().map(|m| m.queue_len())
+    }
+
+    /// TCP segments host `h` has retransmitted so far, over its finished
+    /// and open connections.
+    pub fn tcp_retransmits(&self, h: HostId) -> u64 {
+        let open: u64 = self
+            .conns
+            .iter()
+            .flatten()
+            .filter(|c| c.host == h)
+            .map(|c| c.tcp.stats().retransmissions)
+            .sum();
+        self.hosts[h].retransmits_done + open
     }
 
     /// Messages waiting in MTA queues at this moment.
