@@ -11,22 +11,43 @@
 //! (no route, or a dead link) instead of circling.
 //!
 //! Deliberate simplifications: the check runs after routing events that
-//! changed a route (or right after a topology change), at most once per
-//! simulated millisecond, so a settling moment is known to within the next
-//! routing event after it; and at most [`MAX_CHECKS`] times per topology
-//! change, after which it is reported as not settled, so that a protocol
-//! that never stops moving routes on a big network costs bounded time.
+//! changed a route (or right after a topology change), and no sooner after
+//! the previous check than 1 ms or 1 % of the time since the topology
+//! change, whichever is longer. A settling moment is therefore known to
+//! within the next routing event after it, and to within about 1 % of the
+//! reported time; in exchange a protocol that keeps moving routes for a
+//! whole run costs a few hundred checks per topology change, not one per
+//! routing packet. A check costs one pass over the links per host for
+//! reachability (kept until the next topology change) and one walk per
+//! router and host, each node's verdict remembered along the way.
 
 use std::collections::VecDeque;
 
 use super::{ChannelId, Network, NodeId, NodeKind};
 use crate::sim::SimTime;
 
-/// Checks per topology change before giving up.
-pub(crate) const MAX_CHECKS: u32 = 1_000;
-
 /// Least simulated time between two checks.
 const MIN_GAP: SimTime = SimTime::from_nanos(1_000_000);
+
+/// Checks are at least this fraction of the time since the topology
+/// change apart (1 / 100).
+const GAP_DIVISOR: u64 = 100;
+
+/// What a check has learnt about one node's next-hop chain towards the
+/// host being checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Not followed yet.
+    Unknown,
+    /// On the chain being followed now.
+    OnPath,
+    /// The chain reaches the host.
+    Arrives,
+    /// The chain stops: no route, or a dead link or node.
+    Ends,
+    /// The chain circles, or passes through another host.
+    Loops,
+}
 
 /// What the watcher remembers between checks.
 #[derive(Debug, Default)]
@@ -35,8 +56,11 @@ pub(crate) struct SettleWatch {
     topo: usize,
     /// Route changes already seen.
     changes_seen: usize,
-    /// Checks spent on the watched change.
-    checks: u32,
+    /// When the watched change happened.
+    since: SimTime,
+    /// For each host (in `host_index` order), which nodes can reach it;
+    /// computed at the first check after a topology change.
+    reach: Option<Vec<Vec<bool>>>,
     /// When the last check ran.
     last: Option<SimTime>,
     /// A route changed since the last check.
@@ -51,12 +75,14 @@ impl Network {
         let Some(latest) = stats.topology_changes.len().checked_sub(1) else {
             return;
         };
+        let since = stats.topology_changes[latest];
         let w = &mut self.settle;
         if latest != w.topo || w.last.is_none() {
             *w = SettleWatch {
                 topo: latest,
                 changes_seen: w.changes_seen,
                 dirty: true,
+                since,
                 ..SettleWatch::default()
             };
         }
@@ -65,28 +91,58 @@ impl Network {
             w.dirty = true;
         }
         let done = stats.settled.contains_key(&latest);
-        let too_soon = w.last.is_some_and(|t| now < t + MIN_GAP);
-        if done || !w.dirty || too_soon || w.checks >= MAX_CHECKS {
+        let gap = MIN_GAP.max(SimTime::from_nanos(
+            now.saturating_sub(w.since).as_nanos() / GAP_DIVISOR,
+        ));
+        let too_soon = w.last.is_some_and(|t| now < t.saturating_add(gap));
+        if done || !w.dirty || too_soon {
             return;
         }
-        w.checks += 1;
         w.last = Some(now);
         w.dirty = false;
-        if self.forwarding_is_sound() {
+        let reach = match w.reach.take() {
+            Some(r) => r,
+            None => self.reachability(),
+        };
+        let sound = self.forwarding_is_sound(&reach);
+        self.settle.reach = Some(reach);
+        if sound {
             self.routing.stats_mut().settled.insert(latest, now);
         }
     }
 
+    /// For each host, in `host_index` order, the nodes that can reach it.
+    fn reachability(&self) -> Vec<Vec<bool>> {
+        let mut incoming: Vec<Vec<ChannelId>> = vec![Vec::new(); self.nodes.len()];
+        for (ch, c) in self.channels.iter().enumerate() {
+            if c.up {
+                incoming[c.to].push(ch);
+            }
+        }
+        self.host_index
+            .keys()
+            .map(|&dest| self.reachable_from(dest, &incoming))
+            .collect()
+    }
+
     /// True when, for every host, every up router's next-hop chain reaches
     /// it if it is reachable and ends without a loop if it is not.
-    fn forwarding_is_sound(&self) -> bool {
-        let routers: Vec<NodeId> = (0..self.nodes.len())
-            .filter(|&n| self.nodes[n].kind == NodeKind::Router && self.nodes[n].up)
-            .collect();
+    fn forwarding_is_sound(&self, reach: &[Vec<bool>]) -> bool {
+        let mut verdict = vec![Verdict::Unknown; self.nodes.len()];
+        let mut path = Vec::new();
         for (&dest, &hi) in &self.host_index {
-            let reach = self.reachable_from(dest);
-            for &r in &routers {
-                if !self.chain_is_sound(r, dest, hi, reach[r]) {
+            verdict.fill(Verdict::Unknown);
+            verdict[dest] = Verdict::Arrives;
+            for r in 0..self.nodes.len() {
+                if self.nodes[r].kind != NodeKind::Router || !self.nodes[r].up {
+                    continue;
+                }
+                let ok = match self.follow(r, dest, hi, &mut verdict, &mut path) {
+                    Verdict::Arrives => reach[hi][r],
+                    Verdict::Ends => !reach[hi][r],
+                    _ => false,
+                };
+                if !ok {
                     return false;
                 }
             }
@@ -94,9 +150,48 @@ impl Network {
         true
     }
 
+    /// Follows next hops from `r` towards `dest` until a node whose fate is
+    /// known, and gives every node on the way that fate.
+    fn follow(
+        &self,
+        r: NodeId,
+        dest: NodeId,
+        hi: usize,
+        verdict: &mut [Verdict],
+        path: &mut Vec<NodeId>,
+    ) -> Verdict {
+        path.clear();
+        let mut at = r;
+        let fate = loop {
+            match verdict[at] {
+                Verdict::Unknown => {}
+                Verdict::OnPath => break Verdict::Loops,
+                known => break known,
+            }
+            verdict[at] = Verdict::OnPath;
+            path.push(at);
+            let ch = self.routes[at][hi];
+            if ch == super::NONE {
+                break Verdict::Ends;
+            }
+            let c = &self.channels[ch as ChannelId];
+            if !c.up || !self.nodes[c.to].up {
+                break Verdict::Ends;
+            }
+            if c.to != dest && self.nodes[c.to].kind == NodeKind::Host {
+                break Verdict::Loops;
+            }
+            at = c.to;
+        };
+        for &n in path.iter() {
+            verdict[n] = fate;
+        }
+        fate
+    }
+
     /// Nodes that can reach `dest` over up links and up nodes, with hosts
     /// other than `dest` never carrying transit traffic.
-    fn reachable_from(&self, dest: NodeId) -> Vec<bool> {
+    fn reachable_from(&self, dest: NodeId, incoming: &[Vec<ChannelId>]) -> Vec<bool> {
         let mut seen = vec![false; self.nodes.len()];
         if !self.nodes[dest].up {
             return seen;
@@ -107,36 +202,14 @@ impl Network {
             if n != dest && self.nodes[n].kind == NodeKind::Host {
                 continue;
             }
-            for c in self.channels.iter().filter(|c| c.to == n && c.up) {
-                if !seen[c.from] && self.nodes[c.from].up {
-                    seen[c.from] = true;
-                    todo.push_back(c.from);
+            for &ch in &incoming[n] {
+                let from = self.channels[ch].from;
+                if !seen[from] && self.nodes[from].up {
+                    seen[from] = true;
+                    todo.push_back(from);
                 }
             }
         }
         seen
-    }
-
-    /// Follows next hops from router `r` towards `dest`.
-    fn chain_is_sound(&self, r: NodeId, dest: NodeId, hi: usize, reachable: bool) -> bool {
-        let mut at = r;
-        for _ in 0..=self.nodes.len() {
-            if at == dest {
-                return true;
-            }
-            let ch = self.routes[at][hi];
-            if ch == super::NONE {
-                return !reachable;
-            }
-            let c = &self.channels[ch as ChannelId];
-            if !c.up || !self.nodes[c.to].up {
-                return !reachable;
-            }
-            if c.to != dest && self.nodes[c.to].kind == NodeKind::Host {
-                return false;
-            }
-            at = c.to;
-        }
-        false
     }
 }
