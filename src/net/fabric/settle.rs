@@ -133,13 +133,13 @@ impl Network {
         for (&dest, &hi) in &self.host_index {
             verdict.fill(Verdict::Unknown);
             verdict[dest] = Verdict::Arrives;
-            for r in 0..self.nodes.len() {
+            for (r, &reachable) in reach[hi].iter().enumerate() {
                 if self.nodes[r].kind != NodeKind::Router || !self.nodes[r].up {
                     continue;
                 }
                 let ok = match self.follow(r, dest, hi, &mut verdict, &mut path) {
-                    Verdict::Arrives => reach[hi][r],
-                    Verdict::Ends => !reach[hi][r],
+                    Verdict::Arrives => reachable,
+                    Verdict::Ends => !reachable,
                     _ => false,
                 };
                 if !ok {
