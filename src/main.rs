@@ -109,9 +109,11 @@ fn main() -> ExitCode {
             if replications > 1 {
                 return replicate(&sc, &name, &out, seed, replications, quiet);
             }
+            // Scenario names are kept in lower case, as DNS names compare.
+            let lower = |v: Vec<String>| v.iter().map(|n| n.to_ascii_lowercase()).collect();
             let points = CapturePoints {
-                nodes: pcap_node,
-                links: pcap_link,
+                nodes: lower(pcap_node),
+                links: lower(pcap_link),
             };
             if let Err(e) = points.check(&sc) {
                 eprintln!("error: {e}");

@@ -320,3 +320,40 @@ fn unknown_capture_points_stop_the_run_with_status_2() {
         assert!(String::from_utf8_lossy(&o.stderr).contains(args[1]));
     }
 }
+
+#[test]
+fn a_router_capture_holds_its_distance_vector_updates_as_real_udp() {
+    // Names are matched as the scenario keeps them, whatever their case.
+    let dir = run(
+        "router",
+        &["--routing", "distance-vector", "--pcap-node", "R2"],
+    );
+    let pcap = dir.join("capture.pcap");
+    // The 1969 protocol's updates go to UDP port 1969 between router
+    // addresses; tshark checks every IP and UDP checksum.
+    assert_eq!(
+        count(&pcap, "ip.checksum.status == 0 || udp.checksum.status == 0"),
+        0
+    );
+    let updates = fields(&pcap, "udp.dstport == 1969", &["ip.src", "ip.dst"]);
+    let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &updates {
+        assert!(
+            r[0].starts_with("10.255.") && r[1].starts_with("10.255."),
+            "{r:?}"
+        );
+        *by_source.entry(r[0].clone()).or_default() += 1;
+    }
+    // r2 has two neighbouring routers, r1 and r3. Each router sends each
+    // neighbour its table every 2/3 s on average, over the 30 minutes:
+    // 2 x 2700 from r2, 2700 from each neighbour.
+    let mut counts: Vec<usize> = by_source.values().copied().collect();
+    counts.sort_unstable();
+    assert_eq!(counts.len(), 3, "{by_source:?}");
+    let near = |n: usize, expect: f64| (n as f64 - expect).abs() < 0.05 * expect;
+    assert!(near(counts[2], 5400.0), "{by_source:?}");
+    assert!(
+        near(counts[0], 2700.0) && near(counts[1], 2700.0),
+        "{by_source:?}"
+    );
+}
