@@ -114,6 +114,35 @@ fn concurrent_runs_on_several_threads_match_sequential_runs() {
     }
 }
 
+/// The bundled scenarios route statically or by distance vector; the
+/// lesson comparing the two dynamic protocols is also run under link state
+/// (as its header tells readers to), twice at once on two threads and once
+/// alone.
+#[test]
+fn the_link_state_variant_of_the_routing_lesson_is_deterministic_too() {
+    let tmp = Scratch::new("link-state");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/arpanet-1971-dv-vs-spf.toml");
+    let mut sc = load(&path);
+    sc.set_routing("link-state").expect("a protocol");
+    let alone = run_tree(&sc, sc.run.seed, &tmp.sub(&path, "alone"));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("thread pool");
+    let together: Vec<Tree> = pool.install(|| {
+        ["x", "y"]
+            .par_iter()
+            .map(|tag| run_tree(&sc, sc.run.seed, &tmp.sub(&path, tag)))
+            .collect()
+    });
+    let summary =
+        String::from_utf8_lossy(alone["summary.json"].as_ref().expect("a file")).into_owned();
+    assert!(summary.contains("\"link-state\""), "not a link-state run");
+    for (k, tree) in together.iter().enumerate() {
+        assert_same_tree(&format!("link state, concurrent run {k}"), &alone, tree);
+    }
+}
+
 // ---- helpers ----------------------------------------------------------
 
 /// Scenarios too heavy to run the dozen times each test here needs (a
