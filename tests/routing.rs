@@ -191,3 +191,29 @@ fn the_same_seed_gives_the_same_routing_log_in_a_whole_run() {
         assert_eq!(la, lb);
     }
 }
+
+/// Link state on a triangle (the quickstart's three routers), idle lines:
+/// each router floods its lines at least every `ls_max_interval` (50 s)
+/// and otherwise only when a 10 s window's delays moved. An update that
+/// comes back to its origin around the triangle must not start a new one.
+#[test]
+fn link_state_control_traffic_stays_bounded_around_a_cycle_of_lines() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
+    let mut sc = scenario::load(&path).expect("quickstart loads");
+    sc.set_routing("link-state").expect("a protocol");
+    let o = mailsim::experiment::run(&sc, None, |_| {});
+    let s = summarize(&o, "quickstart.toml");
+    // 3 routers x one origination per 10 s window at most, over 1800 s;
+    // each flooded to 2 neighbours by its origin and on to 1 by each of
+    // them, and every copy acknowledged: 8 messages an origination, plus
+    // a few retransmissions on the lossy line.
+    let originations = 3 * 1800 / 10;
+    let bound = (originations * 8) as u64 * 11 / 10;
+    assert!(
+        s.routing.messages <= bound,
+        "{} routing messages, at most {bound} expected",
+        s.routing.messages
+    );
+    // And at least the refresh every 50 s.
+    assert!(s.routing.messages >= (3 * 1800 / 50 * 8) as u64 * 9 / 10);
+}

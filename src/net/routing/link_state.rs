@@ -292,10 +292,21 @@ impl LinkState {
                     out.send(stats, topo, ctx.channels, back, &ack);
                 }
                 let Some(o) = origin_of(origin) else { return };
+                let links: Vec<_> = links
+                    .iter()
+                    .filter_map(|(a, m)| topo.by_addr.get(a).map(|&n| (n, *m)))
+                    .collect();
                 let r = &mut self.routers[ord];
                 if o == ord {
-                    // Our own update from before a reboot: go on from its number.
-                    if *seq >= r.seq {
+                    // Our own update. The one we sent last, come back around
+                    // a cycle of lines, needs nothing. One with a higher
+                    // number, or the same number and other lines, is from
+                    // before a reboot: go on from its number, so that the
+                    // others take our current lines as newer.
+                    let ours = &r.db[ord];
+                    let stale =
+                        *seq > r.seq || (*seq == r.seq && (!ours.present || ours.links != links));
+                    if stale {
                         r.seq = *seq;
                         self.originate(topo, ctx, out, stats, ord);
                     }
@@ -304,10 +315,6 @@ impl LinkState {
                 if r.db[o].present && *seq <= r.db[o].seq {
                     return;
                 }
-                let links: Vec<_> = links
-                    .iter()
-                    .filter_map(|(a, m)| topo.by_addr.get(a).map(|&n| (n, *m)))
-                    .collect();
                 let changed = !r.db[o].present || r.db[o].links != links;
                 r.db[o] = Lsa {
                     present: true,
