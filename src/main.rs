@@ -105,6 +105,9 @@ fn main() -> ExitCode {
                 eprintln!("error: --routing: {e}");
                 return ExitCode::from(2);
             }
+            if let Some(w) = sc.ttl_warning() {
+                eprintln!("warning: {}: {w}", scenario.display());
+            }
             let name = file_name(&scenario);
             if replications > 1 {
                 return replicate(&sc, &name, &out, seed, replications, quiet);
@@ -162,6 +165,9 @@ fn check(path: &Path) -> ExitCode {
                 sc.domains.len(),
                 sc.clients.len()
             );
+            if let Some(w) = sc.ttl_warning() {
+                eprintln!("warning: {}: {w}", path.display());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

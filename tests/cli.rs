@@ -290,3 +290,95 @@ fn a_scenario_that_is_not_utf8_is_refused() {
         "UTF-8",
     );
 }
+
+/// Mail across a ring of 200 routers between hosts on r1 and r101: the
+/// path with the fewest routers has 101 of them (r1 ... r101). A packet
+/// sent with TTL t crosses t - 1 routers (each decrements it; RFC 791
+/// 3.2), so TTL 102 is the least that delivers.
+fn far_apart(ttl: &str) -> String {
+    format!(
+        r#"[run]
+duration = "10m"
+[network]
+{ttl}
+[[topology]]
+generator = "ring"
+nodes = 200
+link = {{ bandwidth = "10Mbps", delay = "1ms" }}
+[[host]]
+name = "mta.a.example"
+attach = "r1"
+services = ["mta", "pop3", "dns"]
+[[host]]
+name = "mx.b.example"
+attach = "r101"
+services = ["mta", "pop3", "dns"]
+[[domain]]
+name = "a.example"
+mx = [{{ host = "mta.a.example", preference = 10 }}]
+users = ["alice"]
+[[domain]]
+name = "b.example"
+mx = [{{ host = "mx.b.example", preference = 10 }}]
+users = ["bob"]
+[[client]]
+users = "*@a.example"
+host = "mta.a.example"
+[[client]]
+users = "*@b.example"
+host = "mx.b.example"
+[[workload]]
+users = "*@a.example"
+to = "*@b.example"
+rate = "60/h"
+stop = "5m"
+size = {{ distribution = "fixed", value = "2KB" }}
+"#
+    )
+}
+
+#[test]
+fn hosts_farther_apart_than_the_ttl_get_a_warning_and_ttl_can_be_raised() {
+    let dir = fresh_dir("ttl");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let delivered = |ttl: &str, tag: &str| {
+        let file = dir.join(format!("{tag}.toml"));
+        std::fs::write(&file, far_apart(ttl)).expect("write scenario");
+        let file = file.to_string_lossy().into_owned();
+        let checked = mailsim(&["check", &file]);
+        assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+        let out = dir.join(tag).to_string_lossy().into_owned();
+        let ran = mailsim(&["run", &file, "--quiet", "--out", &out]);
+        assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+        let summary = std::fs::read_to_string(dir.join(tag).join("summary.json")).expect("summary");
+        let v: serde_json::Value = serde_json::from_str(&summary).expect("json");
+        let warned = stderr(&checked).contains("warning:") && stderr(&ran).contains("warning:");
+        (
+            v["messages"]["delivered"].as_u64().expect("count"),
+            stderr(&checked),
+            warned,
+        )
+    };
+    let (n, err, warned) = delivered("", "default");
+    assert!(warned && n == 0, "{n} delivered: {err}");
+    assert!(
+        err.contains("mta.a.example")
+            && err.contains("mx.b.example")
+            && err.contains("101 routers apart"),
+        "{err}"
+    );
+    assert!(
+        err.contains("TTL 64 crosses at most 63") && err.contains("ttl to at least 102"),
+        "{err}"
+    );
+    let (n, err, warned) = delivered("ttl = 101", "ttl101");
+    assert!(warned && n == 0, "{n} delivered: {err}");
+    let (n, err, warned) = delivered("ttl = 102", "ttl102");
+    assert!(!warned && n > 0, "{n} delivered: {err}");
+
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, far_apart("ttl = 300")).expect("write scenario");
+    let out = mailsim(&["check", &file.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("network.ttl"), "{}", stderr(&out));
+}

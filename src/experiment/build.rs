@@ -36,6 +36,7 @@ pub fn build(sc: &Scenario, seed: u64) -> World {
         w.add_link(nodes[l.a.as_str()], nodes[l.b.as_str()], params);
     }
     w.net.set_routing_protocol(sc.protocol);
+    w.ttl = sc.ttl;
     w.finish_topology(match sc.routing {
         scenario::Routing::Delay => Routing::Delay,
         scenario::Routing::Hops => Routing::Hops,

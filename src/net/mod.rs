@@ -34,6 +34,6 @@ pub use fabric::{
     NodeKind, Routing,
 };
 pub use loss::LossModel;
-pub use packet::{L4, Packet, ParseError, TcpFlags, TcpHeader, UdpHeader};
+pub use packet::{DEFAULT_TTL, L4, Packet, ParseError, TcpFlags, TcpHeader, UdpHeader};
 pub use queue::{CodelParams, Discipline, Queue, QueueConfig, RedParams};
 pub use tap::{NetTap, TapPoint};

@@ -26,6 +26,7 @@ mod mail;
 mod network;
 mod output;
 mod queue;
+mod reach;
 mod routing;
 mod schema;
 mod tcp;
@@ -73,6 +74,8 @@ pub struct Scenario {
     pub tcp: Tcp,
     /// `[network] routing` and its protocol keys.
     pub protocol: crate::net::routing::Protocol,
+    /// `[network] ttl`: the IP time to live hosts give their packets.
+    pub ttl: u8,
     /// `[[router]]`, in file order.
     pub routers: Vec<Router>,
     /// `[[host]]`, in file order.

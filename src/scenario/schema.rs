@@ -79,6 +79,7 @@ pub(crate) struct RawNetwork {
     pub ls_max_interval: Option<Str>,
     pub ls_retransmit: Option<Str>,
     pub ls_spf_delay: Option<Str>,
+    pub ttl: Option<Spanned<i64>>,
 }
 
 /// `[tcp]`.

@@ -50,6 +50,10 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
     };
     let run = run(check, raw_run)?;
     let (routing, protocol) = super::routing::protocol(check, &raw)?;
+    let ttl = match raw.network.as_ref().and_then(|n| n.ttl.as_ref()) {
+        Some(v) => u8::try_from(check.int_in(v, "network.ttl", 2, 255)?).unwrap_or(64),
+        None => crate::net::DEFAULT_TTL,
+    };
     let tcp = super::tcp::build(check, raw.tcp.as_ref())?;
     let mut net = network::build(check, &raw, run.seed)?;
     super::routing::router_addresses(check, &raw, &mut net)?;
@@ -62,6 +66,7 @@ fn build(check: &Check, raw: RawScenario, file_name: &str) -> Result<Scenario, S
         routing,
         tcp,
         protocol,
+        ttl,
         routers: net.routers,
         hosts: net.hosts,
         links: net.links,

@@ -146,6 +146,8 @@ pub struct World {
     /// Sees every packet a host sends, at the moment it leaves the host
     /// (a capture point at each host's interface); `None` costs nothing.
     pub tap: Option<PacketTap>,
+    /// The IP time to live of every packet a host sends (`[network] ttl`).
+    pub ttl: u8,
     hosts: Vec<Host>,
     host_by_node: Vec<Option<HostId>>,
     agents: Vec<agent::Agent>,
@@ -178,6 +180,7 @@ impl World {
             stats: ServiceStats::default(),
             transcript: Transcript::default(),
             tap: None,
+            ttl: crate::net::DEFAULT_TTL,
             hosts: Vec::new(),
             host_by_node: Vec::new(),
             agents: Vec::new(),
@@ -364,10 +367,11 @@ impl World {
 
     /// Sends a packet from host `h`, through the network or, when it is
     /// addressed to `h` itself, through the loopback path.
-    fn emit(&mut self, h: HostId, p: Packet) {
+    fn emit(&mut self, h: HostId, mut p: Packet) {
         if !self.hosts[h].up {
             return;
         }
+        p.ttl = self.ttl;
         let node = self.hosts[h].node;
         if let Some(tap) = self.tap.as_mut() {
             tap(self.sched.now(), &p);
