@@ -102,13 +102,23 @@ pub struct TimeChart {
     pub y_min_top: f64,
     /// The x axis ends at least here (the end of the run, in seconds).
     pub x_end: f64,
+    /// Events drawn as dots, not lines (e.g. topology changes), after the
+    /// lines and in the legend.
+    pub markers: Vec<Series>,
+    /// Put the legend in the upper left corner, for curves that rise to
+    /// the right.
+    pub legend_left: bool,
 }
 
 impl Draw for TimeChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
         root.fill(&WHITE).map_err(err)?;
-        let points = self.series.iter().flat_map(|s| s.points.iter());
+        let points = self
+            .series
+            .iter()
+            .chain(&self.markers)
+            .flat_map(|s| s.points.iter());
         let x_max = points.clone().map(|p| p.0).fold(self.x_end, f64::max);
         let x_max = if x_max > 0.0 { x_max } else { 1.0 };
         let y_max = points.map(|p| p.1).fold(self.y_min_top, f64::max);
@@ -141,12 +151,25 @@ impl Draw for TimeChart {
                     PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
                 });
         }
-        if !self.series.is_empty() {
+        for (i, s) in self.markers.iter().enumerate() {
+            let colour = Palette99::pick(self.series.len() + i).to_rgba();
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+                .map_err(err)?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, colour.filled()));
+        }
+        if !self.series.is_empty() || !self.markers.is_empty() {
+            let corner = if self.legend_left {
+                SeriesLabelPosition::UpperLeft
+            } else {
+                SeriesLabelPosition::UpperRight
+            };
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperRight)
+                .position(corner)
                 .draw()
                 .map_err(err)?;
         }
@@ -186,6 +209,8 @@ mod tests {
             steps: true,
             y_min_top: 1.0,
             x_end: 2.0,
+            markers: Vec::new(),
+            legend_left: false,
         }
     }
 

@@ -47,6 +47,8 @@ pub fn queue_chart(run: &RunOutcome, title: &str) -> TimeChart {
         steps: false,
         y_min_top: 1.0,
         x_end: run.sim_time.as_secs_f64(),
+        markers: Vec::new(),
+        legend_left: false,
     }
 }
 
@@ -69,6 +71,8 @@ pub fn utilisation_chart(run: &RunOutcome, title: &str) -> TimeChart {
         steps: false,
         y_min_top: 1.0,
         x_end: run.sim_time.as_secs_f64(),
+        markers: Vec::new(),
+        legend_left: false,
     }
 }
 
@@ -176,7 +180,7 @@ pub fn routes_chart(run: &RunOutcome, title: &str) -> TimeChart {
         count += 1.0;
         changes.push((t.as_secs_f64(), count));
     }
-    let mut series = vec![Series {
+    let series = vec![Series {
         label: "route changes so far (all routers)".into(),
         points: changes,
     }];
@@ -188,12 +192,14 @@ pub fn routes_chart(run: &RunOutcome, title: &str) -> TimeChart {
             (t.as_secs_f64(), before as f64)
         })
         .collect();
-    if !topo.is_empty() {
-        series.push(Series {
-            label: "topology changes".into(),
+    let markers = if topo.is_empty() {
+        Vec::new()
+    } else {
+        vec![Series {
+            label: "topology change (link or node down or up)".into(),
             points: topo,
-        });
-    }
+        }]
+    };
     TimeChart {
         title: format!(
             "{title}: {} routing, route changes",
@@ -204,5 +210,7 @@ pub fn routes_chart(run: &RunOutcome, title: &str) -> TimeChart {
         steps: true,
         y_min_top: 1.0,
         x_end: run.sim_time.as_secs_f64(),
+        markers,
+        legend_left: true,
     }
 }
