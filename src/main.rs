@@ -105,7 +105,7 @@ fn main() -> ExitCode {
                 eprintln!("error: --routing: {e}");
                 return ExitCode::from(2);
             }
-            if let Some(w) = sc.ttl_warning() {
+            for w in sc.warnings() {
                 eprintln!("warning: {}: {w}", scenario.display());
             }
             let name = file_name(&scenario);
@@ -165,7 +165,7 @@ fn check(path: &Path) -> ExitCode {
                 sc.domains.len(),
                 sc.clients.len()
             );
-            if let Some(w) = sc.ttl_warning() {
+            for w in sc.warnings() {
                 eprintln!("warning: {}: {w}", path.display());
             }
             ExitCode::SUCCESS

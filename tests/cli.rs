@@ -382,3 +382,21 @@ fn hosts_farther_apart_than_the_ttl_get_a_warning_and_ttl_can_be_raised() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("network.ttl"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_fault_after_the_end_of_the_run_gets_a_warning() {
+    let dir = fresh_dir("late-fault");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let file = dir.join("late.toml");
+    let text = far_apart("ttl = 102")
+        + "[[fault]]\nat = \"1h\"\nlink_down = [\"r1\", \"r2\"]\n[[fault]]\nat = \"5m\"\nlink_down = [\"r2\", \"r3\"]\n";
+    std::fs::write(&file, text).expect("write scenario");
+    let out = mailsim(&["check", &file.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning:")
+            && err.contains("1 [[fault]] entries are after the end of the run (600 s)"),
+        "{err}"
+    );
+}

@@ -1,4 +1,4 @@
-//! A warning, not an error: hosts so far apart that their packets die of
+//! Warnings, not errors. Chiefly: hosts so far apart that their packets die of
 //! old age. A packet leaves its host with the scenario's TTL (64 unless
 //! `[network] ttl` says otherwise) and every router decrements it (RFC 791
 //! section 3.2), so it crosses at most TTL - 1 routers. A generated ring or
@@ -11,6 +11,24 @@ use std::collections::{HashMap, VecDeque};
 use super::Scenario;
 
 impl Scenario {
+    /// What is legal but probably not meant, one sentence each: hosts too
+    /// far apart for the TTL, faults after the end of the run.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.ttl_warning().into_iter().collect();
+        let late = self
+            .faults
+            .iter()
+            .filter(|f| f.at > self.run.duration)
+            .count();
+        if late > 0 {
+            out.push(format!(
+                "{late} [[fault]] entries are after the end of the run ({} s) and will not happen",
+                self.run.duration.as_secs_f64()
+            ));
+        }
+        out
+    }
+
     /// When some pair of hosts has more routers between them, on the path
     /// with the fewest routers, than a packet can cross, a sentence naming
     /// the farthest such pair.
