@@ -111,7 +111,8 @@ impl Network {
         }
     }
 
-    /// For each host, in `host_index` order, the nodes that can reach it.
+    /// For each host, by its column in `host_index`, the nodes that can
+    /// reach it.
     fn reachability(&self) -> Vec<Vec<bool>> {
         let mut incoming: Vec<Vec<ChannelId>> = vec![Vec::new(); self.nodes.len()];
         for (ch, c) in self.channels.iter().enumerate() {
@@ -119,10 +120,11 @@ impl Network {
                 incoming[c.to].push(ch);
             }
         }
-        self.host_index
-            .keys()
-            .map(|&dest| self.reachable_from(dest, &incoming))
-            .collect()
+        let mut reach = vec![Vec::new(); self.host_index.len()];
+        for (&dest, &hi) in &self.host_index {
+            reach[hi] = self.reachable_from(dest, &incoming);
+        }
+        reach
     }
 
     /// True when, for every host, every up router's next-hop chain reaches
