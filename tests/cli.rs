@@ -373,6 +373,17 @@ fn hosts_farther_apart_than_the_ttl_get_a_warning_and_ttl_can_be_raised() {
     );
     let (n, err, warned) = delivered("ttl = 101", "ttl101");
     assert!(warned && n == 0, "{n} delivered: {err}");
+    // What is still queued at the end says where it waits and why.
+    let rows =
+        std::fs::read_to_string(dir.join("ttl101").join("messages.csv")).expect("messages.csv");
+    let queued: Vec<&str> = rows.lines().filter(|l| l.contains(",queued,")).collect();
+    assert!(!queued.is_empty(), "{rows}");
+    for l in queued {
+        assert!(
+            l.contains(",queued,in the queue of mta.a.example; last attempt: "),
+            "{l}"
+        );
+    }
     let (n, err, warned) = delivered("ttl = 102", "ttl102");
     assert!(!warned && n > 0, "{n} delivered: {err}");
 
@@ -396,7 +407,7 @@ fn a_fault_after_the_end_of_the_run_gets_a_warning() {
     let err = stderr(&out);
     assert!(
         err.contains("warning:")
-            && err.contains("1 [[fault]] entries are after the end of the run (600 s)"),
+            && err.contains("after the end of the run (600 s) will not happen: at 3600 s ("),
         "{err}"
     );
 }

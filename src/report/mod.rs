@@ -143,6 +143,10 @@ fn write_messages(run: &RunOutcome, path: &Path) -> io::Result<()> {
             // summary does, rather than call it queued.
             let held = r.fate != Fate::Pending || run.world.holds(id as MsgId, &r.addr);
             let outcome = if held { r.fate.label() } else { "lost" };
+            let waiting = match r.fate {
+                Fate::Pending if held => run.world.queued_reason(id as MsgId, &r.addr),
+                _ => None,
+            };
             w.write_record([
                 &id.to_string(),
                 &m.sender,
@@ -155,7 +159,7 @@ fn write_messages(run: &RunOutcome, path: &Path) -> io::Result<()> {
                 &r.hops.to_string(),
                 &r.retries.to_string(),
                 outcome,
-                r.fate.reason(),
+                waiting.as_deref().unwrap_or(r.fate.reason()),
             ])?;
         }
     }

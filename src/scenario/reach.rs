@@ -15,15 +15,18 @@ impl Scenario {
     /// far apart for the TTL, faults after the end of the run.
     pub fn warnings(&self) -> Vec<String> {
         let mut out: Vec<String> = self.ttl_warning().into_iter().collect();
-        let late = self
+        // A partition's heal is an event of its own.
+        let late: Vec<String> = self
             .faults
             .iter()
             .filter(|f| f.at > self.run.duration)
-            .count();
-        if late > 0 {
+            .map(|f| format!("{} s", f.at.as_secs_f64()))
+            .collect();
+        if !late.is_empty() {
             out.push(format!(
-                "{late} [[fault]] entries are after the end of the run ({} s) and will not happen",
-                self.run.duration.as_secs_f64()
+                "fault events scheduled after the end of the run ({} s) will not happen: at {} (a partition's heal counts as an event)",
+                self.run.duration.as_secs_f64(),
+                late.join(", ")
             ));
         }
         out

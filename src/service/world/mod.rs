@@ -536,6 +536,20 @@ impl World {
         found
     }
 
+    /// Where recipient `addr` of message `msg` waits at the end of a run,
+    /// and why, for `messages.csv`: the MTA queue holding it and the error
+    /// of its last delivery attempt.
+    pub fn queued_reason(&self, msg: MsgId, addr: &str) -> Option<String> {
+        self.hosts.iter().find_map(|h| {
+            let error = h.mta.as_ref()?.last_error(msg, addr)?;
+            Some(if error.is_empty() {
+                format!("in the queue of {}", h.name)
+            } else {
+                format!("in the queue of {}; last attempt: {error}", h.name)
+            })
+        })
+    }
+
     /// Whether some outbox, queue or open session still holds recipient
     /// `addr` of message `msg` (for the ledger's balance).
     pub fn holds(&self, msg: MsgId, addr: &str) -> bool {

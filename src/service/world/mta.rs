@@ -103,6 +103,17 @@ impl Mta {
         })
     }
 
+    /// Why recipient `addr` of message `msg` is still queued here: the
+    /// error of its last attempt (empty when none failed yet).
+    pub(super) fn last_error(&self, msg: MsgId, addr: &str) -> Option<&str> {
+        self.queue
+            .values()
+            .find(|e| {
+                e.msg == Some(msg) && e.rcpts.iter().any(|r| r.addr.eq_ignore_ascii_case(addr))
+            })
+            .map(|e| e.last_error.as_str())
+    }
+
     pub(super) fn queue_len(&self) -> usize {
         self.queue.len()
     }
