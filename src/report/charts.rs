@@ -130,10 +130,22 @@ impl Draw for TimeChart {
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..x_max, 0.0..y_top)
             .map_err(err)?;
+        // Whole numbers on axes that span tens or more.
+        let label = |span: f64| {
+            move |v: &f64| {
+                if span >= 10.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.2}")
+                }
+            }
+        };
         chart
             .configure_mesh()
             .x_desc("simulated time (s)")
             .y_desc(self.y_desc.as_str())
+            .x_label_formatter(&label(x_max))
+            .y_label_formatter(&label(y_top))
             .draw()
             .map_err(err)?;
         for (i, s) in self.series.iter().enumerate() {
