@@ -143,14 +143,7 @@ fn expand(
     k: &str,
     net: &Net,
 ) -> Result<Vec<String>, ScenarioError> {
-    let items: Vec<(String, Range<usize>, String)> = match raw.get_ref() {
-        StrList::One(s) => vec![(s.clone(), raw.span(), k.to_string())],
-        StrList::Many(list) => list
-            .iter()
-            .enumerate()
-            .map(|(j, s)| (s.get_ref().clone(), s.span(), format!("{k}[{j}]")))
-            .collect(),
-    };
+    let items = super::schema::str_list_items(raw, k);
     if items.is_empty() {
         return Err(check.err(raw.span(), k, "give at least one host or pattern"));
     }

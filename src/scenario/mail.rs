@@ -538,14 +538,7 @@ impl Ctx<'_> {
         k: &str,
         want: Want,
     ) -> Result<Vec<String>, ScenarioError> {
-        let items: Vec<(String, Range<usize>, String)> = match raw.get_ref() {
-            StrList::One(s) => vec![(s.clone(), raw.span(), k.to_string())],
-            StrList::Many(list) => list
-                .iter()
-                .enumerate()
-                .map(|(j, s)| (s.get_ref().clone(), s.span(), format!("{k}[{j}]")))
-                .collect(),
-        };
+        let items = super::schema::str_list_items(raw, k);
         if items.is_empty() {
             return Err(self.check.err(raw.span(), k, "give at least one address"));
         }

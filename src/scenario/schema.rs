@@ -358,6 +358,22 @@ pub(crate) enum StrList {
     Many(Vec<Str>),
 }
 
+/// Each string of `raw` with its span and its key for error messages
+/// (`k`, or `k[j]` for the j-th element of a list).
+pub(crate) fn str_list_items(
+    raw: &Spanned<StrList>,
+    k: &str,
+) -> Vec<(String, std::ops::Range<usize>, String)> {
+    match raw.get_ref() {
+        StrList::One(s) => vec![(s.clone(), raw.span(), k.to_string())],
+        StrList::Many(list) => list
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (s.get_ref().clone(), s.span(), format!("{k}[{j}]")))
+            .collect(),
+    }
+}
+
 impl<'de> Deserialize<'de> for StrList {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
